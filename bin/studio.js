@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// The CLI shell runs the TypeScript engine directly through tsx: no build step between a
+// checkout and `npx studio`.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../src/cli/main.ts');

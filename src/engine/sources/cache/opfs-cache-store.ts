@@ -1,0 +1,89 @@
+import type { ByteFile } from '../source.ts';
+import type { CacheStore } from './cache-store.ts';
+
+/**
+ * The browser's download cache in the Origin Private File System. @huggingface/hub has no
+ * browser cache (its cache functions are Node-only), so bytes fetched once are kept here.
+ * A `.done` marker beside the data makes an entry complete: writes land in one file that is
+ * only trusted after the marker exists.
+ */
+const ROOT_DIR = 'studio-cache';
+
+async function dirFor(key: string, create: boolean): Promise<{ dir: FileSystemDirectoryHandle; name: string } | undefined> {
+  const parts = key.split('/').filter((p) => p !== '' && p !== '.' && p !== '..');
+  const name = parts.pop();
+  if (!name) throw new Error(`bad cache key ${key}`);
+  try {
+    let dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(ROOT_DIR, { create });
+    for (const p of parts) dir = await dir.getDirectoryHandle(p, { create });
+    return { dir, name };
+  } catch (e) {
+    if ((e as DOMException).name === 'NotFoundError') return undefined;
+    throw e;
+  }
+}
+
+async function fileIn(dir: FileSystemDirectoryHandle, name: string): Promise<File | undefined> {
+  try {
+    return await (await dir.getFileHandle(name)).getFile();
+  } catch {
+    return undefined;
+  }
+}
+
+export function opfsCacheStore(): CacheStore {
+  return {
+    async stat(key) {
+      const loc = await dirFor(key, false);
+      if (!loc) return { bytes: 0, complete: false };
+      const data = await fileIn(loc.dir, loc.name);
+      const done = await fileIn(loc.dir, `${loc.name}.done`);
+      return { bytes: data?.size ?? 0, complete: data !== undefined && done !== undefined };
+    },
+    async openAppender(key) {
+      const loc = (await dirFor(key, true))!;
+      const handle = await loc.dir.getFileHandle(loc.name, { create: true });
+      const offset = (await handle.getFile()).size;
+      const writable = await handle.createWritable({ keepExistingData: true });
+      await writable.seek(offset);
+      return {
+        offset,
+        async write(chunk) {
+          await writable.write(chunk as Uint8Array<ArrayBuffer>);
+        },
+        async close() {
+          await writable.close();
+        },
+      };
+    },
+    async commit(key) {
+      const loc = (await dirFor(key, true))!;
+      await loc.dir.getFileHandle(`${loc.name}.done`, { create: true });
+    },
+    async openComplete(key, path): Promise<ByteFile | undefined> {
+      const loc = await dirFor(key, false);
+      if (!loc || !(await fileIn(loc.dir, `${loc.name}.done`))) return undefined;
+      const file = await fileIn(loc.dir, loc.name);
+      if (!file) return undefined;
+      return {
+        path,
+        size: file.size,
+        read: async (offset, length) => new Uint8Array(await file.slice(offset, offset + length).arrayBuffer()),
+      };
+    },
+    async remove(key) {
+      const loc = await dirFor(key, false);
+      if (!loc) return;
+      await loc.dir.removeEntry(loc.name).catch(() => undefined);
+      await loc.dir.removeEntry(`${loc.name}.done`).catch(() => undefined);
+    },
+    async estimate() {
+      return navigator.storage?.estimate ? await navigator.storage.estimate() : undefined;
+    },
+  };
+}
+
+/** Removes everything the studio cached in this browser. */
+export async function clearOpfsCache(): Promise<void> {
+  await (await navigator.storage.getDirectory()).removeEntry(ROOT_DIR, { recursive: true }).catch(() => undefined);
+}
