@@ -22,7 +22,7 @@ export interface HubSource extends CheckpointSource {
   readonly repo: string;
   readonly revision: string;
   /** Downloads one file into the cache (resuming a partial one) and reports progress. */
-  download(path: string, signal?: AbortSignal): Promise<void>;
+  download(path: string, opts?: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void }): Promise<void>;
 }
 
 /** Retries for one ranged read outside a download (a header, a config file). */
@@ -105,7 +105,7 @@ export async function openHubSource(repo: string, revision: string | undefined, 
         },
       };
     },
-    async download(path, signal) {
+    async download(path, { signal, onProgress } = {}) {
       if (!opts.cache) throw new StudioError('No download cache is configured.');
       await downloadWithResume({
         key: cacheKey(repo, sha, path),
@@ -113,7 +113,7 @@ export async function openHubSource(repo: string, revision: string | undefined, 
         size: await sizeOf(path),
         store: opts.cache,
         readRange: (offset, length) => remoteRead(path, offset, length),
-        onProgress: opts.onProgress,
+        onProgress: onProgress ?? opts.onProgress,
         signal,
       });
     },

@@ -1,0 +1,53 @@
+/**
+ * Standalone mock Hugging Face Hub for e2e tests:
+ *   npx tsx scripts/mock-hub.ts --port 7861 --fixtures fixtures/models [--host 127.0.0.1]
+ *
+ * Serves every subfolder X of the fixtures dir as `studio-fixtures/X`, every subfolder of the sibling
+ * `bad` dir as `studio-bad/X`, and `studio-fixtures/gated-model` (content of `tiny-qwen2-target`)
+ * gated behind the token `hf_mock_gated_token`. Folders are re-scanned every second, so fixtures
+ * generated after start-up show up. Control endpoints: POST/DELETE /__mock/faults, GET /__mock/requests.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { startMockHub } from '../test-support/mock-hub/server.ts';
+
+const GATED_REPO = 'studio-fixtures/gated-model';
+const GATED_TOKEN = 'hf_mock_gated_token';
+
+function arg(name: string, fallback: string): string {
+  const argv = process.argv.slice(2);
+  const i = argv.indexOf(`--${name}`);
+  if (i >= 0 && argv[i + 1] !== undefined) return argv[i + 1];
+  const eq = argv.find((a) => a.startsWith(`--${name}=`));
+  return eq ? eq.slice(name.length + 3) : fallback;
+}
+
+const port = Number(arg('port', '7861'));
+const host = arg('host', '127.0.0.1');
+const fixtures = resolve(arg('fixtures', 'fixtures/models'));
+const bad = join(dirname(fixtures), 'bad');
+
+const subfolders = (dir: string) =>
+  existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name) : [];
+
+// The server reads this object live; refresh it in place.
+const repos: Record<string, string> = {};
+function refresh() {
+  const next: Record<string, string> = {};
+  for (const x of subfolders(fixtures)) next[`studio-fixtures/${x}`] = join(fixtures, x);
+  for (const x of subfolders(bad)) next[`studio-bad/${x}`] = join(bad, x);
+  next[GATED_REPO] = join(fixtures, 'tiny-qwen2-target');
+  for (const k of Object.keys(repos)) if (!(k in next)) delete repos[k];
+  Object.assign(repos, next);
+}
+refresh();
+setInterval(refresh, 1000).unref();
+
+if (!existsSync(fixtures)) console.error(`warning: fixtures folder ${fixtures} does not exist (yet)`);
+
+const hub = await startMockHub({ repos, port, host, gated: { [GATED_REPO]: GATED_TOKEN } });
+console.log(`mock hub listening on ${hub.url}`);
+
+const stop = () => void hub.close().finally(() => process.exit(0));
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

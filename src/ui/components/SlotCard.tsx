@@ -1,0 +1,147 @@
+import { useState, type DragEvent, type FormEvent } from 'react';
+import { ROLE_LABEL, type Role } from '../../engine/checkpoint/compatibility.ts';
+import { collectDroppedFiles, filesFromInput } from '../session/collect-dropped-files.ts';
+import { downloadWeights, loadDroppedFiles, loadHubId } from '../session/slot-loader.ts';
+import { useStudio } from '../store.ts';
+import { formatBytes, formatDuration, formatParameterCount } from '../format.ts';
+
+const HINT: Record<Role, string> = {
+  sft: 'e.g. michaelbzhu/Qwen2.5-Math-1.5B-GSM8K-SFT',
+  rl: 'e.g. michaelbzhu/Qwen2.5-Math-1.5B-GSM8K-GRPO',
+  target: 'e.g. Qwen/Qwen2.5-1.5B-Instruct@main',
+};
+
+export function SlotCard({ role }: { role: Role }) {
+  const slot = useStudio((s) => s.slots[role]);
+  const setInput = useStudio((s) => s.setInput);
+  const [dragging, setDragging] = useState(false);
+
+  const onSubmit = (e: FormEvent) => {
+    e.preventDefault();
+    if (slot.input.trim()) void loadHubId(role, slot.input);
+  };
+  const onDrop = async (e: DragEvent) => {
+    e.preventDefault();
+    setDragging(false);
+    void loadDroppedFiles(role, await collectDroppedFiles(e.dataTransfer));
+  };
+
+  const s = slot.summary;
+  return (
+    <section
+      className={`slot ${dragging ? 'dragging' : ''} status-${slot.status}`}
+      data-testid={`slot-${role}`}
+      aria-label={ROLE_LABEL[role]}
+      onDragOver={(e) => {
+        e.preventDefault();
+        setDragging(true);
+      }}
+      onDragLeave={() => setDragging(false)}
+      onDrop={onDrop}
+    >
+      <h2>{ROLE_LABEL[role]}</h2>
+      <form onSubmit={onSubmit} className="hub-form">
+        <input
+          aria-label={`${ROLE_LABEL[role]} Hugging Face id`}
+          placeholder={HINT[role]}
+          value={slot.input}
+          onChange={(e) => setInput(role, e.target.value)}
+          spellCheck={false}
+        />
+        <button type="submit" disabled={!slot.input.trim()}>
+          Load
+        </button>
+      </form>
+      <div className="drop-hint">
+        or drop a model folder here, or{' '}
+        <label className="folder-pick">
+          pick a folder
+          <input
+            type="file"
+            aria-label={`${ROLE_LABEL[role]} folder`}
+            // @ts-expect-error: webkitdirectory is not in React's input attributes
+            webkitdirectory=""
+            multiple
+            onChange={(e) => e.target.files && e.target.files.length > 0 && void loadDroppedFiles(role, filesFromInput(e.target.files))}
+          />
+        </label>
+      </div>
+
+      {slot.status === 'loading' && slot.progress && (
+        <div className="progress" data-testid="header-progress">
+          <progress max={slot.progress.total} value={slot.progress.done} />
+          <span>
+            {slot.progress.phase === 'headers'
+              ? `reading headers ${slot.progress.done}/${slot.progress.total}`
+              : slot.progress.phase === 'listing'
+                ? 'listing files…'
+                : 'resolving revision…'}
+          </span>
+        </div>
+      )}
+      {slot.status === 'error' && (
+        <p className="error" role="alert" data-testid="slot-error">
+          {slot.error}
+        </p>
+      )}
+      {s && (
+        <dl className="facts" data-testid="slot-summary">
+          <dt>source</dt>
+          <dd className="mono" title={s.source}>
+            {s.source}
+          </dd>
+          <dt>architecture</dt>
+          <dd>{s.architecture}</dd>
+          <dt>parameters</dt>
+          <dd>{formatParameterCount(s.parameters)}</dd>
+          <dt>dtypes</dt>
+          <dd>
+            {Object.entries(s.dtypes)
+              .map(([d, n]) => `${d} ×${n}`)
+              .join(', ')}
+          </dd>
+          <dt>shards</dt>
+          <dd>
+            {s.shards.length} ({formatBytes(s.shards.reduce((a, x) => a + x.bytes, 0))})
+          </dd>
+          <dt>head</dt>
+          <dd>{s.tiedEmbeddings ? 'tied to embeddings' : 'untied (lm_head stored)'}</dd>
+          <dt>config</dt>
+          <dd>
+            transformers {s.configForm} · {s.config.numLayers} layers · hidden {s.config.hiddenSize} · vocab {s.config.vocabSize}
+          </dd>
+        </dl>
+      )}
+      {s && slot.origin === 'hub' && <DownloadBar role={role} />}
+    </section>
+  );
+}
+
+function DownloadBar({ role }: { role: Role }) {
+  const d = useStudio((s) => s.slots[role].download);
+  if (!d) {
+    return (
+      <button className="secondary" onClick={() => void downloadWeights(role)}>
+        Download weights to the browser cache
+      </button>
+    );
+  }
+  return (
+    <div className="progress" data-testid="download-progress">
+      <progress max={d.bytesTotal} value={d.bytesDone} />
+      <span>
+        {d.state === 'done'
+          ? `weights cached (${formatBytes(d.bytesTotal)})`
+          : `${formatBytes(d.bytesDone)} / ${formatBytes(d.bytesTotal)} · ${formatBytes(d.bytesPerSecond)}/s · ETA ${formatDuration(d.etaSeconds)}`}
+      </span>
+      {d.state === 'error' && (
+        <p className="error" role="alert">
+          {d.error}{' '}
+          <button className="secondary" onClick={() => void downloadWeights(role)}>
+            Resume
+          </button>
+        </p>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,64 @@
+import { create } from 'zustand';
+import type { Role } from '../engine/checkpoint/compatibility.ts';
+import type { CheckpointSummary } from '../engine/checkpoint/inspect-checkpoint.ts';
+import { DEFAULT_HUB_URL } from '../engine/sources/hub-source.ts';
+
+/**
+ * The page's state: ids, settings, progress and results — plain data only. Sources, GPU
+ * devices and sessions are owned by src/ui/session/, never stored here.
+ */
+
+export interface DownloadState {
+  state: 'running' | 'done' | 'error';
+  file: string;
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  bytesPerSecond: number;
+  etaSeconds?: number;
+  error?: string;
+}
+
+export interface SlotState {
+  /** What is typed in the Hub id box. */
+  input: string;
+  status: 'empty' | 'loading' | 'ready' | 'error';
+  origin?: 'hub' | 'files' | 'demo';
+  label?: string;
+  summary?: CheckpointSummary;
+  error?: string;
+  progress?: { phase: 'resolving' | 'listing' | 'headers'; done: number; total: number };
+  download?: DownloadState;
+}
+
+export interface GpuState {
+  status: 'pending' | 'ready' | 'unavailable';
+  adapter?: string;
+  shaderF16?: boolean;
+  maxStorageBufferBindingSize?: number;
+  error?: string;
+}
+
+export interface StudioState {
+  /** The token stays in memory for this tab only: it is never written to a URL, log or file. */
+  settings: { hubUrl: string; token: string };
+  slots: Record<Role, SlotState>;
+  gpu: GpuState;
+  setSettings(s: Partial<StudioState['settings']>): void;
+  setInput(role: Role, input: string): void;
+  patchSlot(role: Role, patch: Partial<SlotState>): void;
+  setGpu(gpu: GpuState): void;
+}
+
+const emptySlot = (): SlotState => ({ input: '', status: 'empty' });
+
+export const useStudio = create<StudioState>((set) => ({
+  settings: { hubUrl: import.meta.env.VITE_HF_ENDPOINT || DEFAULT_HUB_URL, token: '' },
+  slots: { sft: emptySlot(), rl: emptySlot(), target: emptySlot() },
+  gpu: { status: 'pending' },
+  setSettings: (s) => set((st) => ({ settings: { ...st.settings, ...s } })),
+  setInput: (role, input) => set((st) => ({ slots: { ...st.slots, [role]: { ...st.slots[role], input } } })),
+  patchSlot: (role, patch) => set((st) => ({ slots: { ...st.slots, [role]: { ...st.slots[role], ...patch } } })),
+  setGpu: (gpu) => set({ gpu }),
+}));
