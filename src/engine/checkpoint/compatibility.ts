@@ -127,7 +127,8 @@ export function compatibilityVerdict(trio: Record<Role, CheckpointSummary>): Ver
       });
       continue;
     }
-    merged++;
+    // A tied target stores no head: its embed_tokens merge already covers it.
+    if (!t.aliasOf) merged++;
   }
 
   const tied = ROLES.map((r) => trio[r].tiedEmbeddings);

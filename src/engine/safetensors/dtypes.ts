@@ -35,5 +35,6 @@ export function isSupportedDtype(dtype: string): dtype is SupportedDtype {
 }
 
 export function dtypeByteSize(dtype: string): number | undefined {
-  return KNOWN_DTYPE_BYTES[dtype];
+  // Own keys only: "constructor", "toString", "__proto__" … are not dtypes.
+  return Object.hasOwn(KNOWN_DTYPE_BYTES, dtype) ? KNOWN_DTYPE_BYTES[dtype] : undefined;
 }

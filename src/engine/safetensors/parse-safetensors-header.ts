@@ -79,10 +79,10 @@ export function validateHeader(path: string, fileSize: number, headerLength: num
       throw new SafetensorsError(path, `has unknown dtype "${dtype}"; the file is corrupt or from a newer format.`, name);
     }
     if (!Array.isArray(shape) || shape.length > MAX_TENSOR_RANK || !shape.every(isNonNegativeSafeInt)) {
-      throw new SafetensorsError(path, `has an invalid shape ${JSON.stringify(shape)}.`, name);
+      throw new SafetensorsError(path, `has an invalid shape ${describeJson(shape)}.`, name);
     }
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeSafeInt) || offsets[0] > offsets[1]) {
-      throw new SafetensorsError(path, `has invalid data_offsets ${JSON.stringify(offsets)}.`, name);
+      throw new SafetensorsError(path, `has invalid data_offsets ${describeJson(offsets)}.`, name);
     }
     const [begin, end] = offsets as [number, number];
     const elements = (shape as number[]).reduce((a, b) => a * b, 1);
@@ -122,6 +122,17 @@ function validateMetadata(path: string, value: unknown): Record<string, string> 
     throw new SafetensorsError(path, '__metadata__ must be an object of strings.');
   }
   return value as Record<string, string>;
+}
+
+/** A short JSON rendering for error messages; a value nested too deeply to print is not a crash. */
+function describeJson(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = '(nested too deeply to print)';
+  }
+  return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

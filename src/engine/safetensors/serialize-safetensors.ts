@@ -32,7 +32,8 @@ const METADATA_KEY = '__metadata__';
  * Does no consistency checks on purpose: corrupt-file fixtures are built with it.
  */
 export function safetensorsHeaderBytes(entries: HeaderEntry[], metadata?: Record<string, string>): Uint8Array {
-  const json: Record<string, unknown> = {};
+  // No prototype: a tensor named "__proto__" must become a key, not silently vanish.
+  const json: Record<string, unknown> = Object.create(null);
   if (metadata && Object.keys(metadata).length > 0) json[METADATA_KEY] = { ...metadata };
   for (const e of entries) json[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: e.data_offsets };
   return frameHeader(new TextEncoder().encode(JSON.stringify(json)));
