@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // The CLI shell runs the TypeScript engine directly through tsx: no build step between a
 // checkout and `npx studio`.
-import { register } from 'tsx/esm/api';
+import './register.js';
 
-register();
 await import('../src/cli/main.ts');

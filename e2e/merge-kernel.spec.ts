@@ -1,0 +1,104 @@
+import { expect, test, type Page } from '@playwright/test';
+import type { SupportedDtype } from '../src/engine/safetensors/dtypes.ts';
+import { encode, referenceMerge, seededValues, stored } from '../test-support/merge-reference.ts';
+import type { HarnessCase } from './harness/merge-kernel.ts';
+
+/**
+ * shaders/task-vector-merge.wgsl on Chromium's WebGPU (SwiftShader here), bit for bit against
+ * the independent CPU reference in test-support/merge-reference.ts. Any WebGPU validation
+ * error fails the test. (In-Node Dawn aborts on this VM's futexes, so the GPU checks run here.)
+ */
+const DTYPES: SupportedDtype[] = ['F32', 'F16', 'BF16'];
+const SIZES = [1, 3, 255, 257, 1023, 1024, 1025, 4097];
+const ALPHAS = [-1, 0, 0.5, 1, 2, 0.3];
+const CHUNK = 1024;
+
+type Dt = HarnessCase['dtypes'];
+
+function makeCase(dtypes: Dt, outDtype: SupportedDtype, alpha: number, t: number[], s: number[], r: number[], vector = false, chunk = CHUNK) {
+  const harness: HarnessCase = {
+    dtypes,
+    outDtype,
+    alpha,
+    count: s.length,
+    chunkElements: chunk,
+    vector,
+    target: [...encode(t, dtypes.target)],
+    sft: [...encode(s, dtypes.sft)],
+    rl: [...encode(r, dtypes.rl)],
+  };
+  return { harness, expected: [...referenceMerge(vector ? undefined : t, s, r, alpha, outDtype)], label: `${dtypes.target}/${dtypes.sft}/${dtypes.rl}→${outDtype} n=${s.length} α=${alpha}${vector ? ' vector' : ''}` };
+}
+
+async function runCases(page: Page, cases: ReturnType<typeof makeCase>[]) {
+  const results = (await page.evaluate(
+    (cs) => (window as unknown as { runMergeCases: (c: unknown) => Promise<unknown> }).runMergeCases(cs),
+    cases.map((c) => c.harness),
+  )) as Array<{ bytes: number[]; nan: number; inf: number; errors: string[] }>;
+  return results.map((res, i) => ({ ...res, ...cases[i] }));
+}
+
+test.beforeEach(async ({ page }) => {
+  await page.goto('/e2e/harness/merge-kernel.html');
+  await expect(page.locator('#status')).toHaveText('ready');
+});
+
+for (const inD of DTYPES) {
+  test(`merge kernel: ${inD} inputs, every output dtype, odd sizes and chunk boundaries, α ∈ {${ALPHAS.join(', ')}}: bit-exact`, async ({ page }) => {
+    const cases = [];
+    const dt = { target: inD, sft: inD, rl: inD };
+    for (const outD of DTYPES) {
+      for (const n of SIZES) {
+        const t = stored(seededValues(n, n * 7 + 1, 0.2), inD);
+        const s = stored(seededValues(n, n * 7 + 2, 0.2), inD);
+        const noise = seededValues(n, n * 7 + 3, 0.01);
+        const r = stored(s.map((x, i) => x + noise[i]), inD);
+        for (const alpha of ALPHAS) cases.push(makeCase(dt, outD, alpha, t, s, r));
+      }
+    }
+    const results = await runCases(page, cases);
+    for (const res of results) {
+      expect(res.errors, res.label).toEqual([]);
+      expect(res.bytes.length, res.label).toBe(res.expected.length);
+      expect(Buffer.from(res.bytes).equals(Buffer.from(res.expected)), res.label).toBe(true);
+      expect(res.nan + res.inf, res.label).toBe(0);
+    }
+    console.log(`[e2e] merge kernel ${inD}: ${results.length} cases bit-exact`);
+  });
+}
+
+test('merge kernel: mixed input dtypes, vector mode, and rounding edge cases with NaN/Inf counted', async ({ page }) => {
+  const n = 2049;
+  const mixed: Dt = { target: 'BF16', sft: 'F16', rl: 'F32' };
+  const t = stored(seededValues(n, 11, 0.3), 'BF16');
+  const s = stored(seededValues(n, 12, 0.3), 'F16');
+  const r = stored(seededValues(n, 13, 0.3), 'F32');
+  const cases = DTYPES.flatMap((out) => [makeCase(mixed, out, 0.75, t, s, r), makeCase(mixed, out, 1, t, s, r, true)]);
+  // Boundaries: bf16 ties, f16 max/overflow, f16 subnormals and the 2^-25 tie to zero, ±0, f32 overflow, Inf, NaN.
+  const edgeT = [1.00390625, 1.01171875, 65519, 65520, 3e38, 6.0e-8, 2.98e-8, 2 ** -25, -(2 ** -24) * 1.5, 1e-5, 0, -0].map(Math.fround);
+  const edgeR = [0, 0, 0, 0, 3e38, 0, 0, 0, 0, 0, Infinity, NaN];
+  const edgeS = edgeR.map(() => 0);
+  const f32: Dt = { target: 'F32', sft: 'F32', rl: 'F32' };
+  const edges = DTYPES.map((out) => makeCase(f32, out, 1, edgeT, edgeS, edgeR));
+  const results = await runCases(page, [...cases, ...edges]);
+  for (const res of results) {
+    expect(res.errors, res.label).toEqual([]);
+    expect([...res.bytes], res.label).toEqual(res.expected);
+  }
+  for (const res of results.slice(cases.length)) {
+    expect(res.nan, res.label).toBe(1);
+    expect(res.inf, res.label).toBe(2);
+  }
+});
+
+test('merge kernel: a tensor above the 128 MiB default binding size goes through in chunks', async ({ page }) => {
+  // 40M bf16 elements = 80 MB per input; f32 output 160 MB > 128 MiB, merged in 16M-element chunks.
+  const stats = (await page.evaluate(() => (window as unknown as { runBigTensorCheck: () => Promise<unknown> }).runBigTensorCheck())) as {
+    wrong: number;
+    chunks: number;
+    chunkElements: number;
+  };
+  expect(stats.wrong).toBe(0);
+  expect(stats.chunks).toBe(3);
+  expect(stats.chunkElements).toBe(16 * 1024 * 1024);
+});

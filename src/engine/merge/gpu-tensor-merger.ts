@@ -1,0 +1,128 @@
+import { StudioError } from '../errors.ts';
+import { dtypeByteSize, type SupportedDtype } from '../safetensors/dtypes.ts';
+import { encodeMerge, MERGE_PARAMS_BYTES } from './task-vector-kernel.ts';
+
+/**
+ * Largest chunk of one tensor merged in one dispatch, in elements. Bounded by the device's
+ * storage-binding limit (an f32 chunk must fit one binding) and by this cap, which keeps
+ * host + GPU memory at a few hundred MB whatever the model size (a Qwen2.5-1.5B embedding
+ * is 467 MB in bf16; WebGPU's default binding limit is 128 MiB).
+ */
+export const MAX_CHUNK_ELEMENTS = 16 * 1024 * 1024;
+
+export interface ChunkInput {
+  /** Absent in vector mode. */
+  target?: { dtype: SupportedDtype; bytes: Uint8Array };
+  sft: { dtype: SupportedDtype; bytes: Uint8Array };
+  rl: { dtype: SupportedDtype; bytes: Uint8Array };
+  count: number;
+  alpha: number;
+  outDtype: SupportedDtype;
+  label: string;
+}
+
+export interface ChunkResult {
+  bytes: Uint8Array;
+  nan: number;
+  inf: number;
+}
+
+/**
+ * Owns the GPU buffers for merging one chunk at a time: sized for the largest chunk once,
+ * reused for every tensor, destroyed by `destroy()`.
+ */
+export class GpuTensorMerger {
+  readonly chunkElements: number;
+  private buffers?: { target: GPUBuffer; sft: GPUBuffer; rl: GPUBuffer; out: GPUBuffer; readback: GPUBuffer; nonFinite: GPUBuffer; counts: GPUBuffer; params: GPUBuffer };
+
+  constructor(
+    private readonly device: GPUDevice,
+    chunkElements = MAX_CHUNK_ELEMENTS,
+  ) {
+    const byLimit = Math.floor(Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) / 4);
+    // Even, so every chunk after the first starts on a 16-bit word boundary.
+    this.chunkElements = Math.max(2, Math.min(chunkElements, byLimit) & ~1);
+  }
+
+  private ensureBuffers() {
+    if (this.buffers) return this.buffers;
+    const bytes = this.chunkElements * 4;
+    const mk = (label: string, size: number, usage: number) => this.device.createBuffer({ label, size, usage });
+    const S = GPUBufferUsage;
+    this.buffers = {
+      target: mk('merge target chunk', bytes, S.STORAGE | S.COPY_DST),
+      sft: mk('merge sft chunk', bytes, S.STORAGE | S.COPY_DST),
+      rl: mk('merge rl chunk', bytes, S.STORAGE | S.COPY_DST),
+      out: mk('merge out chunk', bytes, S.STORAGE | S.COPY_SRC),
+      readback: mk('merge readback', bytes, S.MAP_READ | S.COPY_DST),
+      nonFinite: mk('merge non-finite counters', 16, S.STORAGE | S.COPY_SRC | S.COPY_DST),
+      counts: mk('merge non-finite readback', 16, S.MAP_READ | S.COPY_DST),
+      params: mk('merge params', MERGE_PARAMS_BYTES, S.UNIFORM | S.COPY_DST),
+    };
+    return this.buffers;
+  }
+
+  /** Merges one chunk (count ≤ chunkElements) and returns the output bytes and non-finite counts. */
+  async mergeChunk(c: ChunkInput): Promise<ChunkResult> {
+    if (c.count > this.chunkElements) throw new RangeError(`chunk of ${c.count} elements exceeds ${this.chunkElements}`);
+    const b = this.ensureBuffers();
+    const q = this.device.queue;
+    const upload = (buf: GPUBuffer, bytes: Uint8Array) => {
+      // writeBuffer needs a multiple of 4 bytes: an odd count of 16-bit elements is padded.
+      const padded = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes);
+      // Pass (ArrayBuffer, byteOffset, size) explicitly: Dawn's Node binding mishandles typed-array
+      // views with a byteOffset ("Invalid argument" inside writeBuffer).
+      q.writeBuffer(buf, 0, padded.buffer as ArrayBuffer, padded.byteOffset, padded.byteLength);
+    };
+    upload(b.sft, c.sft.bytes);
+    upload(b.rl, c.rl.bytes);
+    if (c.target) upload(b.target, c.target.bytes);
+    q.writeBuffer(b.nonFinite, 0, new Uint32Array(4));
+
+    const outBytes = c.count * dtypeByteSize(c.outDtype)!;
+    const copyBytes = Math.ceil(outBytes / 4) * 4;
+    this.device.pushErrorScope('validation');
+    this.device.pushErrorScope('out-of-memory');
+    const encoder = this.device.createCommandEncoder({ label: `merge ${c.label}` });
+    encodeMerge(this.device, encoder, {
+      label: c.label,
+      count: c.count,
+      alpha: c.alpha,
+      mode: c.target ? 'merge' : 'vector',
+      dtypes: { target: c.target?.dtype ?? 'F32', sft: c.sft.dtype, rl: c.rl.dtype, out: c.outDtype },
+      target: b.target,
+      sft: b.sft,
+      rl: b.rl,
+      out: b.out,
+      nonFinite: b.nonFinite,
+      params: b.params,
+    });
+    encoder.copyBufferToBuffer(b.out, 0, b.readback, 0, copyBytes);
+    encoder.copyBufferToBuffer(b.nonFinite, 0, b.counts, 0, 16);
+    q.submit([encoder.finish()]);
+    const oom = await this.device.popErrorScope();
+    const invalid = await this.device.popErrorScope();
+    if (oom || invalid) {
+      throw new StudioError(`GPU ${oom ? 'out of memory' : 'validation error'} while merging ${c.label}: ${(oom ?? invalid)!.message}`);
+    }
+
+    await Promise.all([b.readback.mapAsync(GPUMapMode.READ, 0, copyBytes), b.counts.mapAsync(GPUMapMode.READ)]);
+    const bytes = new Uint8Array(b.readback.getMappedRange(0, copyBytes).slice(0, outBytes));
+    const counts = new Uint32Array(b.counts.getMappedRange().slice(0));
+    b.readback.unmap();
+    b.counts.unmap();
+    return { bytes, nan: counts[0], inf: counts[1] };
+  }
+
+  destroy(): void {
+    if (!this.buffers) return;
+    for (const buf of Object.values(this.buffers)) buf.destroy();
+    this.buffers = undefined;
+  }
+}
+
+function padTo4(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+  out.set(bytes);
+  return out;
+}

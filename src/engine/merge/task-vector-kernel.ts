@@ -1,0 +1,74 @@
+import shaderSource from '../../../shaders/task-vector-merge.wgsl?raw';
+import type { SupportedDtype } from '../safetensors/dtypes.ts';
+import { packStruct, wgslStructLayout } from '../gpu/wgsl-struct-layout.ts';
+
+/** Wraps shaders/task-vector-merge.wgsl: owns its pipeline, one per device. */
+
+export const DTYPE_CODE: Record<SupportedDtype, number> = { F32: 0, F16: 1, BF16: 2 };
+const WORKGROUP_SIZE = 256;
+const PARAMS = wgslStructLayout(shaderSource, 'Params');
+
+const pipelines = new WeakMap<GPUDevice, GPUComputePipeline>();
+
+function pipelineFor(device: GPUDevice): GPUComputePipeline {
+  let p = pipelines.get(device);
+  if (!p) {
+    const module = device.createShaderModule({ label: 'task-vector-merge.wgsl', code: shaderSource });
+    p = device.createComputePipeline({ label: 'task-vector-merge', layout: 'auto', compute: { module, entryPoint: 'main' } });
+    pipelines.set(device, p);
+  }
+  return p;
+}
+
+export interface MergeDispatch {
+  /** Label of the tensor (and chunk) for validation messages. */
+  label: string;
+  count: number;
+  alpha: number;
+  mode: 'merge' | 'vector';
+  dtypes: { target: SupportedDtype; sft: SupportedDtype; rl: SupportedDtype; out: SupportedDtype };
+  target: GPUBuffer;
+  sft: GPUBuffer;
+  rl: GPUBuffer;
+  out: GPUBuffer;
+  /** Two u32 counters (NaN, Inf), accumulated across dispatches. */
+  nonFinite: GPUBuffer;
+  params: GPUBuffer;
+}
+
+/** Size of the uniform buffer `params` must have. */
+export const MERGE_PARAMS_BYTES = PARAMS.size;
+
+/** Encodes one merge dispatch over `count` elements; pairs of elements per invocation. */
+export function encodeMerge(device: GPUDevice, encoder: GPUCommandEncoder, d: MergeDispatch): void {
+  const pairs = Math.ceil(d.count / 2);
+  const groups = Math.ceil(pairs / WORKGROUP_SIZE);
+  const maxX = device.limits.maxComputeWorkgroupsPerDimension;
+  const x = Math.min(groups, maxX);
+  const y = Math.ceil(groups / x);
+  device.queue.writeBuffer(
+    d.params,
+    0,
+    packStruct(PARAMS, {
+      count: d.count,
+      alpha: d.alpha,
+      target_dtype: DTYPE_CODE[d.dtypes.target],
+      sft_dtype: DTYPE_CODE[d.dtypes.sft],
+      rl_dtype: DTYPE_CODE[d.dtypes.rl],
+      out_dtype: DTYPE_CODE[d.dtypes.out],
+      mode: d.mode === 'vector' ? 1 : 0,
+      row_pitch: x * WORKGROUP_SIZE,
+    }),
+  );
+  const pipeline = pipelineFor(device);
+  const bind = device.createBindGroup({
+    label: `merge ${d.label}`,
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [d.params, d.target, d.sft, d.rl, d.out, d.nonFinite].map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+  const pass = encoder.beginComputePass({ label: `merge ${d.label}` });
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bind);
+  pass.dispatchWorkgroups(x, y);
+  pass.end();
+}

@@ -1,0 +1,50 @@
+/**
+ * An independent CPU reference of the merge semantics (DESIGN "Merge semantics"), written
+ * for tests only: v = f32(rl) − f32(sft); out = f32(target) + f32(α·v); rounded to the output
+ * dtype with round-to-nearest-even, NaN written the way PyTorch writes it.
+ */
+import { bf16BitsToFloat, f16BitsToFloat, float32Bits, toBf16Bits, toF16Bits } from '../scripts/fixtures/float-convert.ts';
+import type { SupportedDtype } from '../src/engine/safetensors/dtypes.ts';
+
+const fr = Math.fround;
+
+/** PyTorch writes NaN as 0x7FC0 in bf16 and sign|0x7E00 in f16 (payload dropped). */
+export function torchRound(x: number, dtype: SupportedDtype): number {
+  if (dtype === 'F32') return float32Bits(x);
+  if (Number.isNaN(x)) return dtype === 'BF16' ? 0x7fc0 : ((float32Bits(x) >>> 16) & 0x8000) | 0x7e00;
+  return dtype === 'BF16' ? toBf16Bits(x) : toF16Bits(x);
+}
+
+export function encode(values: number[], dtype: SupportedDtype): Uint8Array {
+  if (dtype === 'F32') return new Uint8Array(new Float32Array(values).buffer);
+  const out = new Uint16Array(values.length);
+  values.forEach((v, i) => (out[i] = torchRound(v, dtype)));
+  return new Uint8Array(out.buffer);
+}
+
+export function decode(bytes: Uint8Array, dtype: SupportedDtype): number[] {
+  if (dtype === 'F32') return [...new Float32Array(bytes.slice().buffer)];
+  const u = new Uint16Array(bytes.slice().buffer);
+  return [...u].map((h) => (dtype === 'BF16' ? bf16BitsToFloat(h) : f16BitsToFloat(h)));
+}
+
+/** Values as stored in `dtype`: what the GPU will read back. */
+export function stored(values: number[], dtype: SupportedDtype): number[] {
+  return decode(encode(values, dtype), dtype);
+}
+
+export function referenceMerge(t: number[] | undefined, s: number[], r: number[], alpha: number, out: SupportedDtype): Uint8Array {
+  const bits = s.map((_, i) => {
+    const v = fr(fr(r[i]) - fr(s[i]));
+    const res = t ? fr(fr(t[i]) + fr(fr(alpha) * v)) : v;
+    return torchRound(res, out);
+  });
+  return out === 'F32' ? new Uint8Array(new Uint32Array(bits).buffer) : new Uint8Array(new Uint16Array(bits).buffer);
+}
+
+/** Deterministic pseudo-random values in [-scale/2, scale/2). */
+export function seededValues(n: number, seed: number, scale: number): number[] {
+  let x = seed >>> 0;
+  const rnd = () => (x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0) / 2 ** 32;
+  return Array.from({ length: n }, () => (rnd() - 0.5) * scale);
+}
