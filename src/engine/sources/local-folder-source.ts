@@ -2,6 +2,7 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { CheckpointLayoutError, SourceSpecError } from '../errors.ts';
+import { readFileRange } from './node-file-range.ts';
 import type { ByteFile, CheckpointSource, FileEntry } from './source.ts';
 
 /** A checkpoint folder on disk. Reads are positioned `read(2)` calls: no file is loaded whole. */
@@ -34,21 +35,8 @@ export async function localFolderSource(path: string): Promise<CheckpointSource>
       return {
         path: file,
         size,
-        async read(offset, length) {
-          const h = await open(full, 'r');
-          try {
-            const buf = new Uint8Array(length);
-            let done = 0;
-            while (done < length) {
-              const { bytesRead } = await h.read(buf, done, length - done, offset + done);
-              if (bytesRead === 0) throw new CheckpointLayoutError(label, file, `ended before byte ${offset + length}; it changed on disk or is truncated.`);
-              done += bytesRead;
-            }
-            return buf;
-          } finally {
-            await h.close();
-          }
-        },
+        read: (offset, length) =>
+          readFileRange(full, offset, length, () => new CheckpointLayoutError(label, file, `ended before byte ${offset + length}; it changed on disk or is truncated.`)),
       };
     },
   };

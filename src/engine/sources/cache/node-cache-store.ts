@@ -2,6 +2,7 @@
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
+import { readFileRange } from '../node-file-range.ts';
 import type { ByteFile } from '../source.ts';
 import type { CacheStore } from './cache-store.ts';
 
@@ -52,21 +53,8 @@ export function nodeCacheStore(root = defaultCacheDir()): CacheStore {
       return {
         path,
         size: bytes,
-        async read(offset, length) {
-          const h = await open(full, 'r');
-          try {
-            const buf = new Uint8Array(length);
-            let done = 0;
-            while (done < length) {
-              const { bytesRead } = await h.read(buf, done, length - done, offset + done);
-              if (bytesRead === 0) throw new Error(`cached ${path} is shorter than expected; clear the cache (${base}).`);
-              done += bytesRead;
-            }
-            return buf;
-          } finally {
-            await h.close();
-          }
-        },
+        read: (offset, length) =>
+          readFileRange(full, offset, length, () => new Error(`cached ${path} is shorter than expected; clear the cache (${base}).`)),
       };
     },
     async remove(key) {
