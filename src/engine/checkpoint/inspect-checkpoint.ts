@@ -1,4 +1,21 @@
+import type { ModelConfig } from './model-config.ts';
 import type { Checkpoint } from './open-checkpoint.ts';
+
+/** The config facts a summary carries (and `studio inspect` prints), in this order. */
+const SUMMARY_CONFIG_FIELDS = [
+  'hiddenSize',
+  'intermediateSize',
+  'numLayers',
+  'numHeads',
+  'numKvHeads',
+  'headDim',
+  'vocabSize',
+  'maxPositionEmbeddings',
+  'ropeTheta',
+  'ropeType',
+  'rmsNormEps',
+  'eosTokenIds',
+] as const;
 
 /** What `studio inspect` prints and each slot in the page shows. Plain JSON. */
 export interface CheckpointSummary {
@@ -14,20 +31,7 @@ export interface CheckpointSummary {
   tiedEmbeddings: boolean;
   sharded: boolean;
   shards: Array<{ file: string; bytes: number; tensors: number }>;
-  config: {
-    hiddenSize: number;
-    intermediateSize: number;
-    numLayers: number;
-    numHeads: number;
-    numKvHeads: number;
-    headDim: number;
-    vocabSize: number;
-    maxPositionEmbeddings: number;
-    ropeTheta: number;
-    ropeType: string;
-    rmsNormEps: number;
-    eosTokenIds: number[];
-  };
+  config: Pick<ModelConfig, (typeof SUMMARY_CONFIG_FIELDS)[number]>;
   tokenizerFiles: string[];
   tensors: Array<{ name: string; dtype: string; shape: number[]; file: string }>;
 }
@@ -55,20 +59,7 @@ export function summarizeCheckpoint(ckpt: Checkpoint): CheckpointSummary {
     tiedEmbeddings: ckpt.tiedHead,
     sharded: ckpt.sharded,
     shards: ckpt.shards.map((s) => ({ file: s.file, bytes: s.fileSize, tensors: s.tensors.length })),
-    config: {
-      hiddenSize: c.hiddenSize,
-      intermediateSize: c.intermediateSize,
-      numLayers: c.numLayers,
-      numHeads: c.numHeads,
-      numKvHeads: c.numKvHeads,
-      headDim: c.headDim,
-      vocabSize: c.vocabSize,
-      maxPositionEmbeddings: c.maxPositionEmbeddings,
-      ropeTheta: c.ropeTheta,
-      ropeType: c.ropeType,
-      rmsNormEps: c.rmsNormEps,
-      eosTokenIds: c.eosTokenIds,
-    },
+    config: Object.fromEntries(SUMMARY_CONFIG_FIELDS.map((k) => [k, c[k]])) as CheckpointSummary['config'],
     tokenizerFiles: ckpt.tokenizerFiles,
     tensors: [...ckpt.tensors.values()].map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, file: t.file })),
   };

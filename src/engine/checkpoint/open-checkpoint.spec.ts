@@ -8,6 +8,7 @@ import { localFolderSource } from '../sources/local-folder-source.ts';
 import { bytesFile, type CheckpointSource } from '../sources/source.ts';
 import { summarizeCheckpoint } from './inspect-checkpoint.ts';
 import { openCheckpoint, type OpenProgress } from './open-checkpoint.ts';
+import { rejection } from '../../../test-support/rejection.ts';
 
 let fx: FixtureDir;
 beforeAll(() => {
@@ -36,15 +37,6 @@ function memorySource(files: Record<string, Uint8Array | string>, label = 'mem')
 /** All files of a fixture folder as a memory source. */
 function folderFiles(dir: string): Record<string, Uint8Array | string> {
   return Object.fromEntries(readdirSync(dir).map((f) => [f, new Uint8Array(readFileSync(join(dir, f)))]));
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 const u64 = (b: Uint8Array) => Number(Buffer.from(b).readBigUInt64LE(0));

@@ -9,6 +9,7 @@ import { KNOWN_DTYPE_BYTES, SUPPORTED_DTYPES } from './dtypes.ts';
 import { MAX_HEADER_LENGTH } from './limits.ts';
 import { parseSafetensorsHeader, validateHeader, type SafetensorsHeader } from './parse-safetensors-header.ts';
 import { frameHeader, safetensorsHeaderBytes, serializeSafetensors, type TensorToSerialize } from './serialize-safetensors.ts';
+import { rejection } from '../../../test-support/rejection.ts';
 
 // ---- an independent reader (Buffer + JSON.parse), deliberately not the engine's parser ----
 
@@ -32,15 +33,6 @@ function independentParse(bytes: Uint8Array): Independent {
     }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { n, metadata: __metadata__ ?? {}, tensors };
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 function syncError(fn: () => unknown): unknown {

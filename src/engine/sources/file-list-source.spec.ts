@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { SourceSpecError } from '../errors.ts';
 import { fileListSource } from './file-list-source.ts';
+import { rejection } from '../../../test-support/rejection.ts';
 
 const blob = (text: string) => new Blob([text]);
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('fileListSource', () => {
   it('strips the common top folder of a dropped folder and labels the source with it', async () => {

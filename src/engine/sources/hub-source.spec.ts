@@ -13,6 +13,7 @@ import { nodeCacheStore } from './cache/node-cache-store.ts';
 import type { DownloadProgress } from './cache/progress.ts';
 import { openHubSource, type HubSource } from './hub-source.ts';
 import { localFolderSource } from './local-folder-source.ts';
+import { rejection } from '../../../test-support/rejection.ts';
 
 const REPO = 'studio-fixtures/tiny-qwen2-target';
 const SHARDED = 'studio-fixtures/tiny-qwen2-sharded';
@@ -48,15 +49,6 @@ beforeEach(() => {
 
 const hub = (repo: string, revision?: string, opts: Parameters<typeof openHubSource>[2] = {}) =>
   openHubSource(repo, revision, { hubUrl: mock.url, ...opts });
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 

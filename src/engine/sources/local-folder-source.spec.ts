@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointLayoutError, SourceSpecError } from '../errors.ts';
 import { localFolderSource } from './local-folder-source.ts';
+import { rejection } from '../../../test-support/rejection.ts';
 
 let root: string;
 let dir: string;
@@ -18,15 +19,6 @@ beforeAll(() => {
   writeFileSync(join(root, 'secret.txt'), 'outside');
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('localFolderSource', () => {
   it('lists recursively, sorted, with / separators and sizes; labels with the folder name', async () => {
