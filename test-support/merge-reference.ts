@@ -48,3 +48,20 @@ export function seededValues(n: number, seed: number, scale: number): number[] {
   const rnd = () => (x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0) / 2 ** 32;
   return Array.from({ length: n }, () => (rnd() - 0.5) * scale);
 }
+
+/** Vector statistics computed the slow, obvious way in float64 from decoded values. */
+export function referenceStats(t: number[] | undefined, s: number[], r: number[], nearZero = 1e-6) {
+  let sumV2 = 0, sumT2 = 0, sumVD = 0, sumD2 = 0, zeros = 0;
+  for (let i = 0; i < s.length; i++) {
+    const v = fr(fr(r[i]) - fr(s[i]));
+    sumV2 += v * v;
+    if (Math.abs(v) <= nearZero) zeros++;
+    if (t) {
+      const d = fr(fr(t[i]) - fr(s[i]));
+      sumT2 += t[i] * t[i];
+      sumVD += v * d;
+      sumD2 += d * d;
+    }
+  }
+  return { count: s.length, sumV2, sumT2, sumVD, sumD2, nearZero: zeros };
+}

@@ -1,6 +1,10 @@
 import { StudioError } from '../errors.ts';
-import { dtypeByteSize, type SupportedDtype } from '../safetensors/dtypes.ts';
+import { dtypeByteSize } from '../safetensors/dtypes.ts';
 import { encodeMerge, MERGE_PARAMS_BYTES } from './task-vector-kernel.ts';
+import { NEAR_ZERO_THRESHOLD, type ChunkInput, type ChunkResult, type ChunkStats, type TensorMerger } from './tensor-merger.ts';
+import { encodeVectorStats, STATS_PARAMS_BYTES, STATS_PARTIAL_BYTES, sumPartials } from './vector-stats-kernel.ts';
+
+export type { ChunkInput, ChunkResult } from './tensor-merger.ts';
 
 /**
  * Largest chunk of one tensor merged in one dispatch, in elements. Bounded by the device's
@@ -10,30 +14,26 @@ import { encodeMerge, MERGE_PARAMS_BYTES } from './task-vector-kernel.ts';
  */
 export const MAX_CHUNK_ELEMENTS = 16 * 1024 * 1024;
 
-export interface ChunkInput {
-  /** Absent in vector mode. */
-  target?: { dtype: SupportedDtype; bytes: Uint8Array };
-  sft: { dtype: SupportedDtype; bytes: Uint8Array };
-  rl: { dtype: SupportedDtype; bytes: Uint8Array };
-  count: number;
-  alpha: number;
-  outDtype: SupportedDtype;
-  label: string;
-}
-
-export interface ChunkResult {
-  bytes: Uint8Array;
-  nan: number;
-  inf: number;
-}
-
 /**
  * Owns the GPU buffers for merging one chunk at a time: sized for the largest chunk once,
  * reused for every tensor, destroyed by `destroy()`.
  */
-export class GpuTensorMerger {
+export class GpuTensorMerger implements TensorMerger {
+  readonly kind = 'gpu' as const;
   readonly chunkElements: number;
-  private buffers?: { target: GPUBuffer; sft: GPUBuffer; rl: GPUBuffer; out: GPUBuffer; readback: GPUBuffer; nonFinite: GPUBuffer; counts: GPUBuffer; params: GPUBuffer };
+  private buffers?: {
+    target: GPUBuffer;
+    sft: GPUBuffer;
+    rl: GPUBuffer;
+    out: GPUBuffer;
+    readback: GPUBuffer;
+    nonFinite: GPUBuffer;
+    counts: GPUBuffer;
+    params: GPUBuffer;
+    statsParams: GPUBuffer;
+    partials: GPUBuffer;
+    partialsReadback: GPUBuffer;
+  };
 
   constructor(
     private readonly device: GPUDevice,
@@ -58,6 +58,9 @@ export class GpuTensorMerger {
       nonFinite: mk('merge non-finite counters', 16, S.STORAGE | S.COPY_SRC | S.COPY_DST),
       counts: mk('merge non-finite readback', 16, S.MAP_READ | S.COPY_DST),
       params: mk('merge params', MERGE_PARAMS_BYTES, S.UNIFORM | S.COPY_DST),
+      statsParams: mk('stats params', STATS_PARAMS_BYTES, S.UNIFORM | S.COPY_DST),
+      partials: mk('stats partials', STATS_PARTIAL_BYTES, S.STORAGE | S.COPY_SRC),
+      partialsReadback: mk('stats partials readback', STATS_PARTIAL_BYTES, S.MAP_READ | S.COPY_DST),
     };
     return this.buffers;
   }
@@ -79,26 +82,44 @@ export class GpuTensorMerger {
     if (c.target) upload(b.target, c.target.bytes);
     q.writeBuffer(b.nonFinite, 0, new Uint32Array(4));
 
-    const outBytes = c.count * dtypeByteSize(c.outDtype)!;
+    const wantOutput = c.output !== false;
+    const outBytes = wantOutput ? c.count * dtypeByteSize(c.outDtype)! : 0;
     const copyBytes = Math.ceil(outBytes / 4) * 4;
     this.device.pushErrorScope('validation');
     this.device.pushErrorScope('out-of-memory');
     const encoder = this.device.createCommandEncoder({ label: `merge ${c.label}` });
-    encodeMerge(this.device, encoder, {
-      label: c.label,
-      count: c.count,
-      alpha: c.alpha,
-      mode: c.target ? 'merge' : 'vector',
-      dtypes: { target: c.target?.dtype ?? 'F32', sft: c.sft.dtype, rl: c.rl.dtype, out: c.outDtype },
-      target: b.target,
-      sft: b.sft,
-      rl: b.rl,
-      out: b.out,
-      nonFinite: b.nonFinite,
-      params: b.params,
-    });
-    encoder.copyBufferToBuffer(b.out, 0, b.readback, 0, copyBytes);
-    encoder.copyBufferToBuffer(b.nonFinite, 0, b.counts, 0, 16);
+    let groups = 0;
+    if (c.stats) {
+      groups = encodeVectorStats(this.device, encoder, {
+        label: c.label,
+        count: c.count,
+        nearZero: NEAR_ZERO_THRESHOLD,
+        dtypes: { target: c.target?.dtype, sft: c.sft.dtype, rl: c.rl.dtype },
+        target: b.target,
+        sft: b.sft,
+        rl: b.rl,
+        partials: b.partials,
+        params: b.statsParams,
+      });
+      encoder.copyBufferToBuffer(b.partials, 0, b.partialsReadback, 0, groups * 20);
+    }
+    if (wantOutput) {
+      encodeMerge(this.device, encoder, {
+        label: c.label,
+        count: c.count,
+        alpha: c.alpha,
+        mode: c.target ? 'merge' : 'vector',
+        dtypes: { target: c.target?.dtype ?? 'F32', sft: c.sft.dtype, rl: c.rl.dtype, out: c.outDtype },
+        target: b.target,
+        sft: b.sft,
+        rl: b.rl,
+        out: b.out,
+        nonFinite: b.nonFinite,
+        params: b.params,
+      });
+      encoder.copyBufferToBuffer(b.out, 0, b.readback, 0, copyBytes);
+      encoder.copyBufferToBuffer(b.nonFinite, 0, b.counts, 0, 16);
+    }
     q.submit([encoder.finish()]);
     const oom = await this.device.popErrorScope();
     const invalid = await this.device.popErrorScope();
@@ -106,12 +127,21 @@ export class GpuTensorMerger {
       throw new StudioError(`GPU ${oom ? 'out of memory' : 'validation error'} while merging ${c.label}: ${(oom ?? invalid)!.message}`);
     }
 
-    await Promise.all([b.readback.mapAsync(GPUMapMode.READ, 0, copyBytes), b.counts.mapAsync(GPUMapMode.READ)]);
+    let stats: ChunkStats | undefined;
+    const maps: Promise<void>[] = [];
+    if (wantOutput) maps.push(b.readback.mapAsync(GPUMapMode.READ, 0, copyBytes), b.counts.mapAsync(GPUMapMode.READ));
+    if (c.stats) maps.push(b.partialsReadback.mapAsync(GPUMapMode.READ, 0, groups * 20));
+    await Promise.all(maps);
+    if (c.stats) {
+      stats = sumPartials(b.partialsReadback.getMappedRange(0, groups * 20).slice(0), groups, c.count);
+      b.partialsReadback.unmap();
+    }
+    if (!wantOutput) return { bytes: new Uint8Array(0), nan: 0, inf: 0, stats };
     const bytes = new Uint8Array(b.readback.getMappedRange(0, copyBytes).slice(0, outBytes));
     const counts = new Uint32Array(b.counts.getMappedRange().slice(0));
     b.readback.unmap();
     b.counts.unmap();
-    return { bytes, nan: counts[0], inf: counts[1] };
+    return { bytes, nan: counts[0], inf: counts[1], stats };
   }
 
   destroy(): void {

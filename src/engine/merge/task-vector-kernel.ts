@@ -1,3 +1,4 @@
+import codecSource from '../../../shaders/common/float-codec.wgsl?raw';
 import shaderSource from '../../../shaders/task-vector-merge.wgsl?raw';
 import type { SupportedDtype } from '../safetensors/dtypes.ts';
 import { packStruct, wgslStructLayout } from '../gpu/wgsl-struct-layout.ts';
@@ -13,7 +14,7 @@ const pipelines = new WeakMap<GPUDevice, GPUComputePipeline>();
 function pipelineFor(device: GPUDevice): GPUComputePipeline {
   let p = pipelines.get(device);
   if (!p) {
-    const module = device.createShaderModule({ label: 'task-vector-merge.wgsl', code: shaderSource });
+    const module = device.createShaderModule({ label: 'task-vector-merge.wgsl', code: codecSource + shaderSource });
     p = device.createComputePipeline({ label: 'task-vector-merge', layout: 'auto', compute: { module, entryPoint: 'main' } });
     pipelines.set(device, p);
   }
