@@ -24,7 +24,7 @@ export function nodeGpu(): Promise<GpuContext> {
  * nothing (Debian's mesa package installs Intel and AMD ones on machines without either),
  * so look for the device nodes the drivers open.
  */
-function hasSystemVulkanDriver(): boolean {
+export function hasSystemVulkanDriver(): boolean {
   if (existsSync('/dev/nvidia0')) return true;
   return existsSync('/dev/dri') && readdirSync('/dev/dri').some((f) => f.startsWith('renderD'));
 }

@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { StudioError } from '../../errors.ts';
+import type { OutputFile, OutputFolder } from './output-folder.ts';
+
+/**
+ * A folder on disk. Files are written into a hidden sibling `.<name>.partial-<random>` and the
+ * sibling is renamed to `dir` by `commit()`, so `dir` never holds a half-written merge.
+ */
+export async function nodeOutputFolder(dir: string): Promise<OutputFolder> {
+  const existing = await stat(dir).catch(() => undefined);
+  if (existing) {
+    if (!existing.isDirectory()) throw new StudioError(`--out ${dir} exists and is not a folder; name a new folder.`);
+    if ((await readdir(dir)).length > 0) throw new StudioError(`--out ${dir} exists and is not empty; name a new folder (nothing is overwritten).`);
+  }
+  await mkdir(dirname(dir), { recursive: true });
+  const temp = join(dirname(dir), `.${basename(dir)}.partial-${randomBytes(4).toString('hex')}`);
+  await mkdir(temp);
+  const open_ = new Set<OutputFile>();
+  return {
+    label: dir,
+    async create(name) {
+      if (name.includes('/') || name.includes('\\') || name.startsWith('.')) throw new Error(`bad output file name ${name}`);
+      const handle = await open(join(temp, name), 'wx');
+      let position = 0;
+      const file: OutputFile = {
+        async write(bytes) {
+          let done = 0;
+          while (done < bytes.length) {
+            const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position);
+            done += bytesWritten;
+            position += bytesWritten;
+          }
+        },
+        async close() {
+          open_.delete(file);
+          await handle.close();
+        },
+      };
+      open_.add(file);
+      return file;
+    },
+    async commit() {
+      if (open_.size) throw new Error(`commit with ${open_.size} file(s) still open`);
+      if (await stat(dir).catch(() => undefined)) await rmdir(dir); // empty, checked above
+      await rename(temp, dir);
+    },
+    async abort() {
+      for (const f of [...open_]) await f.close().catch(() => {});
+      await rm(temp, { recursive: true, force: true });
+    },
+  };
+}
