@@ -56,7 +56,7 @@ export interface MergeRunOptions {
   metadata?: Record<string, string>;
   signal?: AbortSignal;
   onProgress?: (p: MergeProgress) => void;
-  /** Chunks whose reads are in flight ahead of the one being merged. */
+  /** Chunks whose reads are in flight ahead of the one being merged (default 2). */
   prefetch?: number;
 }
 
@@ -163,7 +163,7 @@ export async function runMerge(o: MergeRunOptions): Promise<MergeReport> {
   const jobs = jobsOf(plan, merger.chunkElements);
   const queue: Array<{ job: Job; inputs: Promise<Inputs> }> = [];
   const refill = () => {
-    while (queue.length <= prefetch) {
+    while (queue.length < prefetch) {
       const next = jobs.next();
       if (next.done) return;
       const job = next.value;
