@@ -1,6 +1,9 @@
 import { create } from 'zustand';
 import type { Role } from '../engine/checkpoint/compatibility.ts';
 import type { CheckpointSummary } from '../engine/checkpoint/inspect-checkpoint.ts';
+import type { VocabPolicy } from '../engine/merge/merge-plan.ts';
+import type { TensorReport, VectorStats } from '../engine/merge/stream-merge.ts';
+import type { SupportedDtype } from '../engine/safetensors/dtypes.ts';
 import { DEFAULT_HUB_URL } from '../engine/sources/hub-source.ts';
 
 /**
@@ -40,11 +43,38 @@ export interface GpuState {
   error?: string;
 }
 
+export interface MergeJob {
+  kind: 'stats' | 'model' | 'vector';
+  status: 'running' | 'done' | 'error' | 'cancelled';
+  merger?: 'gpu' | 'cpu';
+  bytesDone: number;
+  bytesTotal: number;
+  tensorsDone: number;
+  tensorsTotal: number;
+  message?: string;
+  notes?: string[];
+  /** Files written (name, bytes); links only where the browser could not write to a picked folder. */
+  files?: { name: string; size: number; url?: string }[];
+  error?: string;
+}
+
+export interface MergeState {
+  alpha: number;
+  /** 'target': each tensor keeps the target's dtype. */
+  outDtype: 'target' | SupportedDtype;
+  vocabPolicy: VocabPolicy;
+  job?: MergeJob;
+  /** The last vector statistics, per tensor. */
+  stats?: { tensors: TensorReport[]; total?: VectorStats; merger: 'gpu' | 'cpu'; seconds: number };
+}
+
 export interface StudioState {
   /** The token stays in memory for this tab only: it is never written to a URL, log or file. */
   settings: { hubUrl: string; token: string };
   slots: Record<Role, SlotState>;
   gpu: GpuState;
+  merge: MergeState;
+  patchMerge(p: Partial<MergeState>): void;
   setSettings(s: Partial<StudioState['settings']>): void;
   setInput(role: Role, input: string): void;
   patchSlot(role: Role, patch: Partial<SlotState>): void;
@@ -57,6 +87,8 @@ export const useStudio = create<StudioState>((set) => ({
   settings: { hubUrl: import.meta.env.VITE_HF_ENDPOINT || DEFAULT_HUB_URL, token: '' },
   slots: { sft: emptySlot(), rl: emptySlot(), target: emptySlot() },
   gpu: { status: 'pending' },
+  merge: { alpha: 1, outDtype: 'target', vocabPolicy: 'refuse' },
+  patchMerge: (p) => set((st) => ({ merge: { ...st.merge, ...p } })),
   setSettings: (s) => set((st) => ({ settings: { ...st.settings, ...s } })),
   setInput: (role, input) => set((st) => ({ slots: { ...st.slots, [role]: { ...st.slots[role], input } } })),
   patchSlot: (role, patch) => set((st) => ({ slots: { ...st.slots, [role]: { ...st.slots[role], ...patch } } })),

@@ -1,0 +1,121 @@
+import { ROLES } from '../../engine/checkpoint/compatibility.ts';
+import { VOCAB_POLICIES, type VocabPolicy } from '../../engine/merge/merge-plan.ts';
+import { cancelMergeJob, computeVectorStats, saveMergedModelFolder, saveVectorFolder } from '../session/merge-session.ts';
+import { useStudio, type MergeState } from '../store.ts';
+import { formatBytes } from '../format.ts';
+import { VectorHeatmap } from './VectorHeatmap.tsx';
+
+const JOB_TITLE = { stats: 'Vector statistics', model: 'Saving the merged model', vector: 'Saving the vector' } as const;
+
+export function MergePanel() {
+  const slots = useStudio((s) => s.slots);
+  const merge = useStudio((s) => s.merge);
+  const gpu = useStudio((s) => s.gpu);
+  const patch = useStudio((s) => s.patchMerge);
+  if (!ROLES.every((r) => slots[r].status === 'ready')) return null;
+  const job = merge.job;
+  const busy = job?.status === 'running';
+  const alphaOk = Number.isFinite(merge.alpha);
+  return (
+    <section className="merge-panel" data-testid="merge-panel">
+      <h2>Merge</h2>
+      <p className="muted">
+        θ(α) = θ<sub>target</sub> + α·(θ<sub>RL</sub> − θ<sub>SFT</sub>), computed in float32 and rounded to nearest-even, tensor by tensor
+        {gpu.status === 'ready' ? ' with WGSL kernels on this GPU.' : ' on the CPU: this browser gives no WebGPU device (same bits, slower).'}
+      </p>
+      <div className="merge-controls">
+        <label>
+          α{' '}
+          <input
+            aria-label="alpha"
+            type="number"
+            step="0.05"
+            value={Number.isFinite(merge.alpha) ? merge.alpha : ''}
+            onChange={(e) => patch({ alpha: e.target.value === '' ? NaN : Number(e.target.value) })}
+          />
+        </label>
+        <input aria-label="alpha slider" type="range" min={-2} max={2} step={0.05} value={alphaOk ? merge.alpha : 0} onChange={(e) => patch({ alpha: Number(e.target.value) })} />
+        <label>
+          output dtype{' '}
+          <select aria-label="output dtype" value={merge.outDtype} onChange={(e) => patch({ outDtype: e.target.value as MergeState['outDtype'] })}>
+            <option value="target">as the target</option>
+            <option value="BF16">bf16</option>
+            <option value="F16">f16</option>
+            <option value="F32">f32</option>
+          </select>
+        </label>
+        <label title="When the donors' and the target's vocabularies differ in size">
+          vocab sizes differ{' '}
+          <select aria-label="vocab policy" value={merge.vocabPolicy} onChange={(e) => patch({ vocabPolicy: e.target.value as VocabPolicy })}>
+            {VOCAB_POLICIES.map((p) => (
+              <option key={p} value={p}>
+                {p === 'refuse' ? 'refuse' : 'merge the shared rows, keep the target’s others'}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {!alphaOk && <p className="error">α must be a finite number.</p>}
+      <div className="toolbar">
+        <button disabled={busy} onClick={() => void computeVectorStats()}>
+          Vector statistics
+        </button>
+        <button disabled={busy || !alphaOk} onClick={() => void saveMergedModelFolder()}>
+          Save merged model…
+        </button>
+        <button disabled={busy} onClick={() => void saveVectorFolder()}>
+          Save vector…
+        </button>
+        {busy && (
+          <button className="secondary" onClick={cancelMergeJob}>
+            Cancel
+          </button>
+        )}
+      </div>
+      {job && (
+        <div className={`merge-job ${job.status}`} data-testid="merge-job" data-status={job.status}>
+          <strong>{JOB_TITLE[job.kind]}</strong>
+          {job.merger && <span className="muted"> · {job.merger === 'gpu' ? 'GPU (WGSL)' : 'CPU path'}</span>}
+          {job.status === 'running' && (
+            <div className="progress">
+              <progress max={job.bytesTotal || 1} value={job.bytesDone} />
+              <span>
+                tensor {job.tensorsDone}/{job.tensorsTotal} · {formatBytes(job.bytesDone)} of {formatBytes(job.bytesTotal)}
+              </span>
+            </div>
+          )}
+          {job.message && <p data-testid="merge-message">{job.message}</p>}
+          {job.error && (
+            <p className="error" data-testid="merge-error">
+              {job.error}
+            </p>
+          )}
+          {job.notes && job.notes.length > 0 && (
+            <ul className="notes">
+              {job.notes.map((n, i) => (
+                <li key={i}>{n}</li>
+              ))}
+            </ul>
+          )}
+          {job.files && (
+            <ul className="files" data-testid="merge-files">
+              {job.files.map((f) => (
+                <li key={f.name}>
+                  {f.url ? (
+                    <a href={f.url} download={f.name}>
+                      {f.name}
+                    </a>
+                  ) : (
+                    <span className="mono">{f.name}</span>
+                  )}{' '}
+                  <span className="muted">{formatBytes(f.size)}</span>
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+      {merge.stats && <VectorHeatmap />}
+    </section>
+  );
+}

@@ -1,0 +1,160 @@
+import { ROLES, type Role } from '../../engine/checkpoint/compatibility.ts';
+import type { Checkpoint } from '../../engine/checkpoint/open-checkpoint.ts';
+import { StudioError } from '../../engine/errors.ts';
+import { CpuTensorMerger } from '../../engine/merge/cpu-tensor-merger.ts';
+import { modelReference } from '../../engine/merge/export-files.ts';
+import { GpuTensorMerger } from '../../engine/merge/gpu-tensor-merger.ts';
+import { checkAlpha, saveMergedModel, saveVector } from '../../engine/merge/merge-checkpoints.ts';
+import { planMerge } from '../../engine/merge/merge-plan.ts';
+import { fsAccessOutputFolder } from '../../engine/merge/output/fs-access-output-folder.ts';
+import { runMerge, type MergeProgress } from '../../engine/merge/stream-merge.ts';
+import type { TensorMerger } from '../../engine/merge/tensor-merger.ts';
+import { useStudio, type MergeJob } from '../store.ts';
+import { gpuContext } from './gpu.ts';
+import { checkpointFor } from './slot-loader.ts';
+
+/**
+ * The page's merge actions: vector statistics, saving the merged model, saving the vector.
+ * One job at a time; the GPU path on the page's shared device, the CPU path (same bits) when
+ * there is no WebGPU, said in the UI.
+ */
+
+let running: AbortController | undefined;
+
+const state = () => useStudio.getState();
+const patchJob = (p: Partial<MergeJob>) => {
+  const job = state().merge.job;
+  if (job) state().patchMerge({ job: { ...job, ...p } });
+};
+
+function trio(): Record<Role, Checkpoint> {
+  const out = {} as Record<Role, Checkpoint>;
+  for (const r of ROLES) {
+    const c = checkpointFor(r);
+    if (!c) throw new StudioError(`Load all three checkpoints first (the ${r === 'target' ? 'target' : r.toUpperCase() + ' donor'} is missing).`);
+    out[r] = c;
+  }
+  return out;
+}
+
+async function pageMerger(): Promise<TensorMerger> {
+  if (state().gpu.status === 'ready') {
+    try {
+      return new GpuTensorMerger((await gpuContext()).device);
+    } catch {
+      /* fall through to the CPU path */
+    }
+  }
+  return new CpuTensorMerger();
+}
+
+const onProgress = (p: MergeProgress) =>
+  patchJob({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, tensorsDone: p.tensorsDone, tensorsTotal: p.tensorsTotal });
+
+async function runJob(kind: MergeJob['kind'], body: (merger: TensorMerger, signal: AbortSignal) => Promise<Partial<MergeJob> | void>) {
+  if (running) return;
+  const ac = new AbortController();
+  running = ac;
+  state().patchMerge({ job: { kind, status: 'running', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 } });
+  let merger: TensorMerger | undefined;
+  try {
+    merger = await pageMerger();
+    patchJob({ merger: merger.kind });
+    const extra = await body(merger, ac.signal);
+    patchJob({ status: 'done', ...extra });
+  } catch (e) {
+    if (ac.signal.aborted) patchJob({ status: 'cancelled', message: 'Cancelled; nothing was saved.' });
+    else {
+      if (!(e instanceof StudioError)) console.error(e);
+      const aborted = e instanceof DOMException && e.name === 'AbortError';
+      patchJob({ status: 'error', error: aborted ? 'No folder was chosen; nothing was saved.' : (e as Error).message });
+    }
+  } finally {
+    merger?.destroy();
+    running = undefined;
+  }
+}
+
+export function cancelMergeJob(): void {
+  running?.abort();
+}
+
+const outDtype = () => (state().merge.outDtype === 'target' ? undefined : (state().merge.outDtype as Exclude<ReturnType<typeof state>['merge']['outDtype'], 'target'>));
+
+/** ‖v‖, ‖θ_target‖, their ratio, cos(v, θ_target − θ_SFT) and the near-zero fraction, per tensor. */
+export function computeVectorStats(): Promise<void> {
+  return runJob('stats', async (merger, signal) => {
+    const t = trio();
+    const plan = planMerge(t, { mode: 'merge', vocabPolicy: state().merge.vocabPolicy });
+    const report = await runMerge({ plan, merger, alpha: 0, stats: true, signal, onProgress });
+    state().patchMerge({ stats: { tensors: report.tensors, total: report.total, merger: merger.kind, seconds: report.seconds } });
+    return { message: `Statistics of ${report.tensors.filter((x) => x.stats).length} tensors in ${report.seconds.toFixed(2)} s.`, notes: plan.notes };
+  });
+}
+
+interface PickerWindow {
+  showDirectoryPicker?: (o?: { mode?: 'read' | 'readwrite'; id?: string }) => Promise<FileSystemDirectoryHandle>;
+}
+
+/**
+ * Where to save: a folder the user picks (File System Access API), else the origin-private file
+ * system, from which each finished file is offered as a disk-backed download link.
+ */
+async function destination(name: string) {
+  const picker = (window as unknown as PickerWindow).showDirectoryPicker;
+  if (picker) {
+    const parent = await picker({ mode: 'readwrite', id: 'studio-export' });
+    return { out: await fsAccessOutputFolder(parent, name), links: false };
+  }
+  const root = await navigator.storage.getDirectory();
+  const exports = await root.getDirectoryHandle('exports', { create: true });
+  await exports.removeEntry(name, { recursive: true }).catch(() => {});
+  return { out: await fsAccessOutputFolder(exports, name), links: true };
+}
+
+async function listing(dir: FileSystemDirectoryHandle, names: string[], links: boolean) {
+  const files = [];
+  for (const name of names) {
+    const file = await (await dir.getFileHandle(name)).getFile();
+    files.push({ name, size: file.size, url: links ? URL.createObjectURL(file) : undefined });
+  }
+  return files;
+}
+
+const alphaName = (a: number) => String(a).replace('-', 'minus').replace('.', 'p');
+
+export function saveMergedModelFolder(): Promise<void> {
+  return runJob('model', async (merger, signal) => {
+    const alpha = checkAlpha(state().merge.alpha);
+    const t = trio();
+    const opts = { outDtype: outDtype(), vocabPolicy: state().merge.vocabPolicy };
+    planMerge(t, { mode: 'merge', ...opts }); // refuse bad input before asking for a folder
+    const { out, links } = await destination(`merged-alpha-${alphaName(alpha)}`);
+    const refs = { sft: modelReference(t.sft), rl: modelReference(t.rl), target: modelReference(t.target) };
+    const { plan, report } = await saveMergedModel(t, refs, alpha, { merger, out, ...opts, signal, onProgress });
+    return {
+      message: `Saved the merged model (α = ${alpha}) to "${out.label}": ${report.files.length} files in ${report.seconds.toFixed(2)} s.`,
+      notes: [...plan.notes, ...nonFinite(report.tensors)],
+      files: await listing(out.dir, report.files, links),
+    };
+  });
+}
+
+export function saveVectorFolder(): Promise<void> {
+  return runJob('vector', async (merger, signal) => {
+    const t = trio();
+    const opts = { outDtype: outDtype(), vocabPolicy: state().merge.vocabPolicy };
+    planMerge({ sft: t.sft, rl: t.rl }, { mode: 'vector', ...opts });
+    const { out, links } = await destination('reasoning-vector');
+    const { plan, report } = await saveVector({ sft: t.sft, rl: t.rl }, { sft: modelReference(t.sft), rl: modelReference(t.rl) }, { merger, out, ...opts, signal, onProgress });
+    return {
+      message: `Saved the reasoning vector to "${out.label}": ${report.files.length} files in ${report.seconds.toFixed(2)} s.`,
+      notes: [...plan.notes, ...nonFinite(report.tensors)],
+      files: await listing(out.dir, report.files, links),
+    };
+  });
+}
+
+function nonFinite(tensors: { name: string; nan: number; inf: number }[]): string[] {
+  return tensors.filter((t) => t.nan || t.inf).map((t) => `${t.name}: ${t.nan} NaN and ${t.inf} Inf values in the output.`);
+}
