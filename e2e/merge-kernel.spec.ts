@@ -102,3 +102,48 @@ test('merge kernel: a tensor above the 128 MiB default binding size goes through
   expect(stats.chunks).toBe(3);
   expect(stats.chunkElements).toBe(16 * 1024 * 1024);
 });
+
+test('GPU and CPU mergers agree: identical bytes on random bit patterns (NaN, Inf, subnormals), statistics within float32 summation error', async ({ page }) => {
+  type Cross = { bytes: number[]; nan: number; inf: number; stats: Record<string, number> };
+  const words = (n: number, seed: number, bytesPer: number) => {
+    let x = seed >>> 0;
+    return Array.from({ length: n * bytesPer }, () => (x = (Math.imul(x ^ (x >>> 13), 0x5bd1e995) + 0x6b43a9b5) >>> 0) & 0xff);
+  };
+  const size = { F32: 4, F16: 2, BF16: 2 } as const;
+  for (const [i, dt] of ([
+    { target: 'BF16', sft: 'F16', rl: 'F32', out: 'BF16' },
+    { target: 'F16', sft: 'BF16', rl: 'BF16', out: 'F16' },
+    { target: 'F32', sft: 'F32', rl: 'F16', out: 'F32' },
+  ] as const).entries()) {
+    const n = 3001;
+    const c: HarnessCase = {
+      dtypes: { target: dt.target, sft: dt.sft, rl: dt.rl }, outDtype: dt.out, alpha: 0.7, count: n, chunkElements: 1000, vector: false,
+      target: words(n, 10 + i, size[dt.target]), sft: words(n, 20 + i, size[dt.sft]), rl: words(n, 30 + i, size[dt.rl]),
+    };
+    const res = (await page.evaluate((c) => (window as unknown as { runCrossCheck: (c: unknown) => Promise<unknown> }).runCrossCheck(c), c)) as { gpu: Cross; cpu: Cross; errors: string[] };
+    expect(res.errors).toEqual([]);
+    const os = size[dt.out];
+    const diffs: string[] = [];
+    for (let k = 0; k < n && diffs.length < 8; k++) {
+      const g = res.gpu.bytes.slice(k * os, (k + 1) * os), cp = res.cpu.bytes.slice(k * os, (k + 1) * os);
+      if (g.join() !== cp.join()) diffs.push(`#${k} gpu ${Buffer.from(g).toString('hex')} cpu ${Buffer.from(cp).toString('hex')} t ${Buffer.from(c.target.slice(k * size[dt.target], (k + 1) * size[dt.target])).toString('hex')} s ${Buffer.from(c.sft.slice(k * size[dt.sft], (k + 1) * size[dt.sft])).toString('hex')} r ${Buffer.from(c.rl.slice(k * size[dt.rl], (k + 1) * size[dt.rl])).toString('hex')}`);
+    }
+    expect(diffs, JSON.stringify(dt)).toEqual([]);
+    expect([res.gpu.nan, res.gpu.inf]).toEqual([res.cpu.nan, res.cpu.inf]);
+  }
+  // Statistics over 2.5M finite elements in one chunk: past the 4096-workgroup grid, so every thread strides.
+  const n = 2_500_000;
+  const res = (await page.evaluate((n) => (window as unknown as { runBigStatsCheck: (n: number) => Promise<unknown> }).runBigStatsCheck(n), n)) as {
+    gpu: Cross['stats'];
+    cpu: Cross['stats'];
+    errors: string[];
+  };
+  expect(res.errors).toEqual([]);
+  expect(res.gpu.count).toBe(n);
+  expect(res.gpu.nearZero).toBe(res.cpu.nearZero);
+  expect(res.gpu.nearZero).toBeGreaterThanOrEqual(Math.floor(n / 7));
+  for (const k of ['sumV2', 'sumT2', 'sumVD', 'sumD2']) {
+    const rel = Math.abs(res.gpu[k] - res.cpu[k]) / Math.max(1e-30, Math.abs(res.cpu[k]));
+    expect(rel, k).toBeLessThan(1e-4);
+  }
+});

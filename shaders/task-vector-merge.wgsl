@@ -8,6 +8,11 @@
 // `shader-f16` is needed (SwiftShader has none). Each invocation owns one *pair* of elements,
 // so a 16-bit output word is written by exactly one invocation (no races, no atomics on data).
 //
+// NaN results are written canonical in every dtype (F32 0x7FC00000, F16 0x7E00, BF16 0x7FC0, as
+// c10::BFloat16 does): IEEE leaves a NaN's sign and payload unspecified and GPUs differ in how
+// they propagate them, so canonical NaNs are what makes the GPU and the CPU path agree bit for
+// bit. NaN and Inf results are counted per tensor (binding 5) and reported to the user.
+//
 // Dtype codes: 0 = F32, 1 = F16, 2 = BF16.
 // Mode: 0 = merge (uses target), 1 = vector only (out = rl - sft; alpha and target ignored).
 
@@ -48,6 +53,11 @@ fn count_non_finite(x: f32) {
   else if (a == 0x7f800000u) { atomicAdd(&non_finite[1], 1u); }
 }
 
+fn f32_bits_canonical(x: f32) -> u32 {
+  let b = bitcast<u32>(x);
+  return select(b, 0x7fc00000u, (b & 0x7fffffffu) > 0x7f800000u);
+}
+
 fn compute(i: u32) -> f32 {
   let v = load(params.rl_dtype, 2u, i) - load(params.sft_dtype, 1u, i);
   if (params.mode == 1u) { return v; }
@@ -69,8 +79,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     count_non_finite(r1);
   }
   if (params.out_dtype == 0u) {
-    out_words[i0] = bitcast<u32>(r0);
-    if (has_second) { out_words[i0 + 1u] = bitcast<u32>(r1); }
+    out_words[i0] = f32_bits_canonical(r0);
+    if (has_second) { out_words[i0 + 1u] = f32_bits_canonical(r1); }
     return;
   }
   var lo: u32;

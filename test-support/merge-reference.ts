@@ -1,17 +1,20 @@
 /**
  * An independent CPU reference of the merge semantics (DESIGN "Merge semantics"), written
  * for tests only: v = f32(rl) − f32(sft); out = f32(target) + f32(α·v); rounded to the output
- * dtype with round-to-nearest-even, NaN written the way PyTorch writes it.
+ * dtype with round-to-nearest-even, NaN written canonical.
  */
 import { bf16BitsToFloat, f16BitsToFloat, float32Bits, toBf16Bits, toF16Bits } from '../scripts/fixtures/float-convert.ts';
 import type { SupportedDtype } from '../src/engine/safetensors/dtypes.ts';
 
 const fr = Math.fround;
 
-/** PyTorch writes NaN as 0x7FC0 in bf16 and sign|0x7E00 in f16 (payload dropped). */
+/**
+ * NaN is written canonical: 0x7FC0 in bf16 (as c10::BFloat16 writes it), 0x7E00 in f16 and
+ * 0x7FC00000 in f32 — IEEE leaves a NaN's sign and payload to the hardware, so the studio fixes them.
+ */
 export function torchRound(x: number, dtype: SupportedDtype): number {
+  if (Number.isNaN(x)) return dtype === 'BF16' ? 0x7fc0 : dtype === 'F16' ? 0x7e00 : 0x7fc00000;
   if (dtype === 'F32') return float32Bits(x);
-  if (Number.isNaN(x)) return dtype === 'BF16' ? 0x7fc0 : ((float32Bits(x) >>> 16) & 0x8000) | 0x7e00;
   return dtype === 'BF16' ? toBf16Bits(x) : toF16Bits(x);
 }
 

@@ -1,7 +1,9 @@
 // Test harness page: runs the engine's WGSL merge on the page's GPUDevice for cases sent by
 // the Playwright test, which checks the bytes against its own CPU reference.
 import { requestGpu } from '../../src/engine/gpu/request-device.ts';
+import { CpuTensorMerger } from '../../src/engine/merge/cpu-tensor-merger.ts';
 import { GpuTensorMerger } from '../../src/engine/merge/gpu-tensor-merger.ts';
+import type { ChunkStats, TensorMerger } from '../../src/engine/merge/tensor-merger.ts';
 import type { SupportedDtype } from '../../src/engine/safetensors/dtypes.ts';
 
 export interface HarnessCase {
@@ -83,5 +85,72 @@ async function run(c: HarnessCase) {
     merger.destroy();
   }
   return { wrong, chunks, chunkElements: merger.chunkElements };
+};
+/**
+ * The same chunks through the GPU and the CPU merger, with statistics: returns both outputs and
+ * both sets of sums so the test can require identical bytes and close statistics.
+ */
+(window as unknown as { runCrossCheck: unknown }).runCrossCheck = async (c: HarnessCase & { statsOnly?: boolean }) => {
+  const { device } = await gpu;
+  const run = async (merger: TensorMerger) => {
+    const t = new Uint8Array(c.target);
+    const s = new Uint8Array(c.sft);
+    const r = new Uint8Array(c.rl);
+    const out: number[] = [];
+    const total: ChunkStats = { count: 0, sumV2: 0, sumT2: 0, sumVD: 0, sumD2: 0, nearZero: 0 };
+    let nan = 0;
+    let inf = 0;
+    for (let start = 0; start < c.count; start += c.chunkElements) {
+      const end = Math.min(c.count, start + c.chunkElements);
+      const cut = (b: Uint8Array, d: SupportedDtype) => b.subarray(start * SIZE[d], end * SIZE[d]);
+      const res = await merger.mergeChunk({
+        target: c.vector ? undefined : { dtype: c.dtypes.target, bytes: cut(t, c.dtypes.target) },
+        sft: { dtype: c.dtypes.sft, bytes: cut(s, c.dtypes.sft) },
+        rl: { dtype: c.dtypes.rl, bytes: cut(r, c.dtypes.rl) },
+        count: end - start,
+        alpha: c.alpha,
+        outDtype: c.outDtype,
+        label: `cross ${start}`,
+        stats: true,
+        output: !c.statsOnly,
+      });
+      for (const b of res.bytes) out.push(b);
+      nan += res.nan;
+      inf += res.inf;
+      for (const k of Object.keys(total) as (keyof ChunkStats)[]) total[k] += res.stats![k];
+    }
+    merger.destroy();
+    return { bytes: out, nan, inf, stats: total };
+  };
+  device.pushErrorScope('validation');
+  const gpuRes = await run(new GpuTensorMerger(device, c.chunkElements));
+  const err = await device.popErrorScope();
+  const cpuRes = await run(new CpuTensorMerger(c.chunkElements));
+  return { gpu: gpuRes, cpu: cpuRes, errors: err ? [err.message] : [] };
+};
+/**
+ * Statistics over `n` bf16 elements made in the page (too many to send from the test): one chunk,
+ * so the stats kernel's grid-stride loop runs; GPU sums against the CPU path's float64 sums.
+ */
+(window as unknown as { runBigStatsCheck: unknown }).runBigStatsCheck = async (n: number) => {
+  const { device } = await gpu;
+  let x = 12345;
+  const rnd = () => (x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0) / 2 ** 32 - 0.5;
+  const bf16 = (v: number) => (new Uint32Array(new Float32Array([v]).buffer)[0] + 0x8000) >>> 16;
+  const t = new Uint16Array(n), s = new Uint16Array(n), r = new Uint16Array(n);
+  for (let i = 0; i < n; i++) {
+    t[i] = bf16(rnd() * 0.1);
+    s[i] = bf16(rnd() * 0.1);
+    r[i] = i % 7 === 0 ? s[i] : bf16(new Float32Array(new Uint32Array([s[i] << 16]).buffer)[0] + rnd() * 0.004);
+  }
+  const input = (u: Uint16Array) => ({ dtype: 'BF16' as const, bytes: new Uint8Array(u.buffer) });
+  const chunk = { target: input(t), sft: input(s), rl: input(r), count: n, alpha: 1, outDtype: 'BF16' as const, label: 'big stats', stats: true, output: false };
+  device.pushErrorScope('validation');
+  const g = new GpuTensorMerger(device, n);
+  const gpuStats = (await g.mergeChunk(chunk)).stats!;
+  g.destroy();
+  const err = await device.popErrorScope();
+  const cpuStats = (await new CpuTensorMerger(n).mergeChunk(chunk)).stats!;
+  return { gpu: gpuStats, cpu: cpuStats, errors: err ? [err.message] : [] };
 };
 document.getElementById('status')!.textContent = 'ready';

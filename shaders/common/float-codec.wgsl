@@ -48,7 +48,7 @@ fn f32_to_f16_bits(x: f32) -> u32 {
   let b = bitcast<u32>(x);
   let sign = (b >> 16u) & 0x8000u;
   let a = b & 0x7fffffffu;
-  if (a > 0x7f800000u) { return sign | 0x7e00u; }          // NaN
+  if (a > 0x7f800000u) { return 0x7e00u; }                 // NaN: canonical, sign dropped (see merge kernel)
   if (a >= 0x477ff000u) { return sign | 0x7c00u; }         // rounds to ±Inf (|x| >= 65520)
   if (a >= 0x38800000u) {                                  // normal f16
     return sign | shift_rne(a - 0x38000000u, 13u);

@@ -1,7 +1,7 @@
 /**
  * Bulk conversions between stored tensor bytes (BF16, F16, F32) and Float32Array, for the CPU
- * merge path. Rounding is IEEE round-to-nearest-even and NaN is written the way PyTorch writes it
- * (0x7FC0 in bf16, sign|0x7E00 in f16) — the same rules as shaders/task-vector-merge.wgsl.
+ * merge path. Rounding is IEEE round-to-nearest-even and NaN is written canonical (F32 0x7FC00000,
+ * F16 0x7E00, BF16 0x7FC0) — the same rules as shaders/task-vector-merge.wgsl.
  */
 import type { SupportedDtype } from '../safetensors/dtypes.ts';
 
@@ -41,8 +41,15 @@ export function decodeToF32(bytes: Uint8Array, dtype: SupportedDtype, count: num
 /** Encodes float32 values into `dtype` bytes (new buffer), rounding to nearest even. */
 export function encodeFromF32(values: Float32Array, dtype: SupportedDtype): Uint8Array {
   const n = values.length;
-  if (dtype === 'F32') return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + n * 4));
   const bits = new Uint32Array(values.buffer, values.byteOffset, n);
+  if (dtype === 'F32') {
+    const out = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const b = bits[i];
+      out[i] = (b & 0x7fffffff) > 0x7f800000 ? 0x7fc00000 : b;
+    }
+    return new Uint8Array(out.buffer);
+  }
   const out = new Uint16Array(n);
   if (dtype === 'BF16') {
     for (let i = 0; i < n; i++) {
@@ -66,7 +73,7 @@ function shiftRne(m: number, s: number): number {
 export function f32BitsToF16Bits(b: number): number {
   const sign = (b >>> 16) & 0x8000;
   const a = b & 0x7fffffff;
-  if (a > 0x7f800000) return sign | 0x7e00; // NaN
+  if (a > 0x7f800000) return 0x7e00; // NaN: canonical
   if (a >= 0x477ff000) return sign | 0x7c00; // |x| ≥ 65520 rounds to ±Inf
   if (a >= 0x38800000) return sign | shiftRne(a - 0x38000000, 13); // normal f16
   if (a <= 0x33000000) return sign; // |x| ≤ 2^-25 rounds to ±0
