@@ -153,4 +153,25 @@ async function run(c: HarnessCase) {
   const cpuStats = (await new CpuTensorMerger(n).mergeChunk(chunk)).stats!;
   return { gpu: gpuStats, cpu: cpuStats, errors: err ? [err.message] : [] };
 };
+/** A device destroyed mid-merge (what a driver reset looks like to the page): the error a user sees. */
+(window as unknown as { runDeviceLostCheck: unknown }).runDeviceLostCheck = async () => {
+  const { device } = await requestGpu();
+  const merger = new GpuTensorMerger(device, 1 << 20);
+  const ones = new Uint16Array(1 << 20).fill(0x3f80);
+  const input = { dtype: 'BF16' as const, bytes: new Uint8Array(ones.buffer) };
+  const chunk = { target: input, sft: input, rl: input, count: 1 << 20, alpha: 1, outDtype: 'BF16' as const, label: 'model.layers.0.mlp.up_proj.weight' };
+  await merger.mergeChunk(chunk);
+  const pending = merger.mergeChunk(chunk);
+  device.destroy();
+  const messages: string[] = [];
+  for (const p of [pending, merger.mergeChunk(chunk)]) {
+    try {
+      await p;
+      messages.push('resolved');
+    } catch (e) {
+      messages.push(`${(e as Error).constructor.name}: ${(e as Error).message}`);
+    }
+  }
+  return messages;
+};
 document.getElementById('status')!.textContent = 'ready';

@@ -35,10 +35,13 @@ export class GpuTensorMerger implements TensorMerger {
     partialsReadback: GPUBuffer;
   };
 
+  private lost?: GPUDeviceLostInfo;
+
   constructor(
     private readonly device: GPUDevice,
     chunkElements = MAX_CHUNK_ELEMENTS,
   ) {
+    void device.lost.then((info) => (this.lost = info));
     const byLimit = Math.floor(Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) / 4);
     // Even, so every chunk after the first starts on a 16-bit word boundary.
     this.chunkElements = Math.max(2, Math.min(chunkElements, byLimit) & ~1);
@@ -67,6 +70,20 @@ export class GpuTensorMerger implements TensorMerger {
 
   /** Merges one chunk (count ≤ chunkElements) and returns the output bytes and non-finite counts. */
   async mergeChunk(c: ChunkInput): Promise<ChunkResult> {
+    try {
+      return await this.mergeChunkOnDevice(c);
+    } catch (e) {
+      // A lost device rejects mapAsync (OperationError/AbortError): say so in words a user can act on.
+      if (this.lost || (e instanceof DOMException && (e.name === 'OperationError' || e.name === 'AbortError'))) {
+        const why = this.lost ? `${this.lost.reason}: ${this.lost.message}` : e instanceof Error ? e.message : String(e);
+        throw new StudioError(`The GPU device was lost while merging ${c.label} (${why}). Nothing was saved; reload the page (or restart the command) and try again.`);
+      }
+      throw e;
+    }
+  }
+
+  private async mergeChunkOnDevice(c: ChunkInput): Promise<ChunkResult> {
+    if (this.lost) throw new DOMException('device lost', 'OperationError');
     if (c.count > this.chunkElements) throw new RangeError(`chunk of ${c.count} elements exceeds ${this.chunkElements}`);
     const b = this.ensureBuffers();
     const q = this.device.queue;
