@@ -47,9 +47,18 @@ export class GpuTensorMerger implements TensorMerger {
     this.chunkElements = Math.max(2, Math.min(chunkElements, byLimit) & ~1);
   }
 
-  private ensureBuffers() {
-    if (this.buffers) return this.buffers;
-    const bytes = this.chunkElements * 4;
+  private capacity = 0;
+
+  /**
+   * Buffers sized for the largest chunk seen so far (not for chunkElements up front): a model whose
+   * tensors are all small never allocates 5 × 64 MiB.
+   */
+  private ensureBuffers(count: number) {
+    if (this.buffers && count <= this.capacity) return this.buffers;
+    const previous = this.capacity;
+    this.destroy();
+    this.capacity = Math.min(this.chunkElements, Math.ceil(Math.max(count, 2 * previous) / 65536) * 65536);
+    const bytes = this.capacity * 4;
     const mk = (label: string, size: number, usage: number) => this.device.createBuffer({ label, size, usage });
     const S = GPUBufferUsage;
     this.buffers = {
@@ -85,7 +94,7 @@ export class GpuTensorMerger implements TensorMerger {
   private async mergeChunkOnDevice(c: ChunkInput): Promise<ChunkResult> {
     if (this.lost) throw new DOMException('device lost', 'OperationError');
     if (c.count > this.chunkElements) throw new RangeError(`chunk of ${c.count} elements exceeds ${this.chunkElements}`);
-    const b = this.ensureBuffers();
+    const b = this.ensureBuffers(c.count);
     const q = this.device.queue;
     const upload = (buf: GPUBuffer, bytes: Uint8Array) => {
       // writeBuffer needs a multiple of 4 bytes: an odd count of 16-bit elements is padded.
@@ -165,6 +174,7 @@ export class GpuTensorMerger implements TensorMerger {
     if (!this.buffers) return;
     for (const buf of Object.values(this.buffers)) buf.destroy();
     this.buffers = undefined;
+    this.capacity = 0;
   }
 }
 
