@@ -14,7 +14,9 @@
 // bit. NaN and Inf results are counted per tensor (binding 5) and reported to the user.
 //
 // Dtype codes: 0 = F32, 1 = F16, 2 = BF16.
-// Mode: 0 = merge (uses target), 1 = vector only (out = rl - sft; alpha and target ignored).
+// Mode: 0 = merge (uses target), 1 = vector only (out = rl - sft; alpha and target ignored),
+//       2 = resident (out = target + alpha * v with v stored in the `rl` binding; sft ignored):
+//           α exploration re-runs only this pass over GPU-resident target and v.
 
 struct Params {
   count: u32,          // elements in this chunk
@@ -59,7 +61,12 @@ fn f32_bits_canonical(x: f32) -> u32 {
 }
 
 fn compute(i: u32) -> f32 {
-  let v = load(params.rl_dtype, 2u, i) - load(params.sft_dtype, 1u, i);
+  var v: f32;
+  if (params.mode == 2u) {
+    v = load(params.rl_dtype, 2u, i);              // resident: `rl` already holds v
+  } else {
+    v = load(params.rl_dtype, 2u, i) - load(params.sft_dtype, 1u, i);
+  }
   if (params.mode == 1u) { return v; }
   let scaled = params.alpha * v;
   return load(params.target_dtype, 0u, i) + scaled;

@@ -26,15 +26,19 @@ export interface MergeDispatch {
   label: string;
   count: number;
   alpha: number;
-  mode: 'merge' | 'vector';
+  /** resident: out = target + α·v with v already in `rl` (sft unused). */
+  mode: 'merge' | 'vector' | 'resident';
   dtypes: { target: SupportedDtype; sft: SupportedDtype; rl: SupportedDtype; out: SupportedDtype };
-  target: GPUBuffer;
-  sft: GPUBuffer;
-  rl: GPUBuffer;
-  out: GPUBuffer;
+  /** Whole buffers, or ranges (offsets aligned to minStorageBufferOffsetAlignment) for chunks of a resident tensor. */
+  target: GPUBuffer | GPUBufferBinding;
+  sft: GPUBuffer | GPUBufferBinding;
+  rl: GPUBuffer | GPUBufferBinding;
+  out: GPUBuffer | GPUBufferBinding;
   /** Two u32 counters (NaN, Inf), accumulated across dispatches. */
   nonFinite: GPUBuffer;
   params: GPUBuffer;
+  /** Byte offset into `params` (several dispatches in one submit each need their own slot). */
+  paramsOffset?: number;
 }
 
 /** Size of the uniform buffer `params` must have. */
@@ -49,7 +53,7 @@ export function encodeMerge(device: GPUDevice, encoder: GPUCommandEncoder, d: Me
   const y = Math.ceil(groups / x);
   device.queue.writeBuffer(
     d.params,
-    0,
+    d.paramsOffset ?? 0,
     packStruct(PARAMS, {
       count: d.count,
       alpha: d.alpha,
@@ -57,7 +61,7 @@ export function encodeMerge(device: GPUDevice, encoder: GPUCommandEncoder, d: Me
       sft_dtype: DTYPE_CODE[d.dtypes.sft],
       rl_dtype: DTYPE_CODE[d.dtypes.rl],
       out_dtype: DTYPE_CODE[d.dtypes.out],
-      mode: d.mode === 'vector' ? 1 : 0,
+      mode: d.mode === 'vector' ? 1 : d.mode === 'resident' ? 2 : 0,
       row_pitch: x * WORKGROUP_SIZE,
     }),
   );
@@ -65,7 +69,10 @@ export function encodeMerge(device: GPUDevice, encoder: GPUCommandEncoder, d: Me
   const bind = device.createBindGroup({
     label: `merge ${d.label}`,
     layout: pipeline.getBindGroupLayout(0),
-    entries: [d.params, d.target, d.sft, d.rl, d.out, d.nonFinite].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    entries: [
+      { binding: 0, resource: { buffer: d.params, offset: d.paramsOffset ?? 0, size: MERGE_PARAMS_BYTES } },
+      ...[d.target, d.sft, d.rl, d.out, d.nonFinite].map((b, i) => ({ binding: i + 1, resource: 'buffer' in b ? b : { buffer: b } })),
+    ],
   });
   const pass = encoder.beginComputePass({ label: `merge ${d.label}` });
   pass.setPipeline(pipeline);
