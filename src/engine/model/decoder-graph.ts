@@ -1,0 +1,209 @@
+import type { ModelConfig } from '../checkpoint/model-config.ts';
+import { StudioError } from '../errors.ts';
+import { float, GraphBuilder, type Elem } from './onnx-builder.ts';
+
+/**
+ * The decoder-only transformer (Qwen2, Qwen3, Llama, Mistral) as an ONNX graph, built from
+ * config.json and the checkpoint's tensor shapes. Standard ONNX ops only (opset 17), so the
+ * same graph runs on onnxruntime-web's WebGPU and WASM providers and in Node.
+ *
+ * Inputs:  input_ids [B,S] int64, attention_mask [B,P+S] int64 (left padding: 0 = pad),
+ *          position_ids [B,S] int64, past_key_values.N.key/value [B,KV,P,D] float32,
+ *          and every weight as an input named like its safetensors tensor (so merged GPU
+ *          buffers are fed directly, and a new α needs no new session).
+ * Outputs: logits [B,S,V] (or [B,1,V] for the last position), present.N.key/value [B,KV,P+S,D].
+ */
+
+export class UnsupportedModelError extends StudioError {}
+
+export const SUPPORTED_ARCHITECTURES = ['Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'LlamaForCausalLM', 'MistralForCausalLM'] as const;
+const SUPPORTED_ROPE = ['default'];
+
+export interface DecoderGraphOptions {
+  /** 'last': logits of the last position only (generation); 'all': every position (forward). */
+  logits: 'all' | 'last';
+}
+
+export interface DecoderSpec {
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  hiddenSize: number;
+  vocabSize: number;
+  qkvBias: boolean;
+  qkNorm: boolean;
+  /** Tensor read as the output head: lm_head.weight, or embed_tokens when tied. */
+  headTensor: string;
+  /** Every weight the graph takes as an input, with the shape it must have. */
+  weights: { name: string; shape: number[] }[];
+  inverseFrequencies: Float32Array;
+}
+
+const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
+
+/** Checks architecture, RoPE and every tensor's presence and shape; names what is wrong. */
+export function decoderSpec(config: ModelConfig, shapes: Map<string, number[]>, label: string): DecoderSpec {
+  if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(config.architecture)) {
+    throw new UnsupportedModelError(`${label}: architecture ${config.architecture} cannot be run yet; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`);
+  }
+  if (!SUPPORTED_ROPE.includes(config.ropeType)) {
+    throw new UnsupportedModelError(`${label}: rope scaling type "${config.ropeType}" is not supported (only plain RoPE with rope_theta is).`);
+  }
+  const { hiddenSize: H, numHeads: NH, numKvHeads: KV, headDim: D, vocabSize: V, intermediateSize: I, numLayers: L } = config;
+  if (NH % KV !== 0) throw new UnsupportedModelError(`${label}: ${NH} attention heads are not a multiple of ${KV} key/value heads.`);
+  const qkvBias = shapes.has('model.layers.0.self_attn.q_proj.bias');
+  const qkNorm = shapes.has('model.layers.0.self_attn.q_norm.weight');
+  const headTensor = shapes.has('lm_head.weight') ? 'lm_head.weight' : 'model.embed_tokens.weight';
+  const weights: DecoderSpec['weights'] = [{ name: 'model.embed_tokens.weight', shape: [V, H] }];
+  for (let l = 0; l < L; l++) {
+    const p = `model.layers.${l}`;
+    weights.push(
+      { name: `${p}.input_layernorm.weight`, shape: [H] },
+      { name: `${p}.self_attn.q_proj.weight`, shape: [NH * D, H] },
+      { name: `${p}.self_attn.k_proj.weight`, shape: [KV * D, H] },
+      { name: `${p}.self_attn.v_proj.weight`, shape: [KV * D, H] },
+      ...(qkvBias
+        ? [
+            { name: `${p}.self_attn.q_proj.bias`, shape: [NH * D] },
+            { name: `${p}.self_attn.k_proj.bias`, shape: [KV * D] },
+            { name: `${p}.self_attn.v_proj.bias`, shape: [KV * D] },
+          ]
+        : []),
+      ...(qkNorm
+        ? [
+            { name: `${p}.self_attn.q_norm.weight`, shape: [D] },
+            { name: `${p}.self_attn.k_norm.weight`, shape: [D] },
+          ]
+        : []),
+      { name: `${p}.self_attn.o_proj.weight`, shape: [H, NH * D] },
+      { name: `${p}.post_attention_layernorm.weight`, shape: [H] },
+      { name: `${p}.mlp.gate_proj.weight`, shape: [I, H] },
+      { name: `${p}.mlp.up_proj.weight`, shape: [I, H] },
+      { name: `${p}.mlp.down_proj.weight`, shape: [H, I] },
+    );
+  }
+  weights.push({ name: 'model.norm.weight', shape: [H] });
+  if (headTensor === 'lm_head.weight') weights.push({ name: 'lm_head.weight', shape: [V, H] });
+  for (const w of weights) {
+    const got = shapes.get(w.name);
+    if (!got) throw new UnsupportedModelError(`${label}: config.json describes ${L} layers but the weights have no "${w.name}"; the config and the weights disagree.`);
+    if (fmt(got) !== fmt(w.shape)) {
+      throw new UnsupportedModelError(`${label}: tensor "${w.name}" has shape ${fmt(got)} but config.json implies ${fmt(w.shape)}; the config and the weights disagree.`);
+    }
+  }
+  // As transformers computes it: 1 / θ^(2i/D) in float32.
+  const inv = new Float32Array(D / 2);
+  for (let i = 0; i < D / 2; i++) inv[i] = 1 / Math.fround(Math.pow(config.ropeTheta, Math.fround((2 * i) / D)));
+  return { numLayers: L, numHeads: NH, numKvHeads: KV, headDim: D, hiddenSize: H, vocabSize: V, qkvBias, qkNorm, headTensor, weights, inverseFrequencies: inv };
+}
+
+export function pastName(layer: number, kind: 'key' | 'value') {
+  return `past_key_values.${layer}.${kind}`;
+}
+export function presentName(layer: number, kind: 'key' | 'value') {
+  return `present.${layer}.${kind}`;
+}
+
+export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: DecoderGraphOptions): Uint8Array {
+  const g = new GraphBuilder();
+  const { numLayers: L, numHeads: NH, numKvHeads: KV, headDim: D, hiddenSize: H, vocabSize: V } = spec;
+  const G = NH / KV;
+  const f32: Elem = 'float32';
+  const eps = config.rmsNormEps;
+
+  const ids = g.input('input_ids', 'int64', ['batch', 'sequence']);
+  const mask = g.input('attention_mask', 'int64', ['batch', 'total_sequence']);
+  const positions = g.input('position_ids', 'int64', ['batch', 'sequence']);
+  const past = Array.from({ length: L }, (_, l) => ({
+    key: g.input(pastName(l, 'key'), f32, ['batch', KV, 'past_sequence', D]),
+    value: g.input(pastName(l, 'value'), f32, ['batch', KV, 'past_sequence', D]),
+  }));
+  const w = (name: string) => name;
+  for (const t of spec.weights) g.input(t.name, f32, t.shape);
+
+  // Dynamic sizes.
+  const i64 = (v: number | number[]) => g.i64(v);
+  const shapeOf = (x: string, start: number, end: number) => g.op('Shape', [x], { start, end });
+  const B = shapeOf(ids, 0, 1);
+  const S = shapeOf(ids, 1, 2);
+  const P = shapeOf(past[0].key, 2, 3);
+  const T = shapeOf(mask, 1, 2);
+  const cat = (...xs: string[]) => g.op('Concat', xs, { axis: 0 });
+
+  /** x [..., K] @ W[N, K]^T (+ b): Gemm on the flattened rows, no weight transpose materialised. */
+  const linear = (x: string, weight: string, bias: string | undefined, outFeatures: number, rows: string[]) => {
+    const flat = g.op('Reshape', [x, cat(i64([-1]), shapeOf(x, -1, 2147483647))]);
+    const y = g.op('Gemm', bias ? [flat, w(weight), w(bias)] : [flat, w(weight)], { transB: 1 });
+    return g.op('Reshape', [y, cat(...rows, i64([outFeatures]))]);
+  };
+  const rmsNorm = (x: string, weight: string) => {
+    const variance = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
+    const normed = g.op('Mul', [x, g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [variance, g.f32(eps)])])])]);
+    return g.op('Mul', [w(weight), normed]);
+  };
+
+  // RoPE tables for these positions: cos/sin [B, 1, S, D].
+  const freqs = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [positions], { to: 1 }), i64([-1])]), g.f32(spec.inverseFrequencies)]);
+  const emb = g.op('Concat', [freqs, freqs], { axis: -1 });
+  const cos = g.op('Unsqueeze', [g.op('Cos', [emb]), i64([1])]);
+  const sin = g.op('Unsqueeze', [g.op('Sin', [emb]), i64([1])]);
+  const half = i64([D / 2, D / 2]);
+  const rope = (x: string) => {
+    const [x1, x2] = g.opN('Split', [x, half], { axis: -1 }, { outputs: 2 });
+    const rotated = g.op('Concat', [g.op('Neg', [x2]), x1], { axis: -1 });
+    return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rotated, sin])]);
+  };
+
+  // Additive mask [B, 1, 1, S, T]: key j visible to query i iff j ≤ P + i and attention_mask[b, j] = 1.
+  const keyIdx = g.op('Range', [i64(0), g.op('Squeeze', [T, i64([0])]), i64(1)]);
+  const qIdx = g.op('Range', [g.op('Squeeze', [P, i64([0])]), g.op('Squeeze', [g.op('Add', [P, S]), i64([0])]), i64(1)]);
+  const causal = g.op('LessOrEqual', [g.op('Unsqueeze', [keyIdx, i64([0])]), g.op('Unsqueeze', [qIdx, i64([1])])]); // [S, T]
+  const notPad = g.op('Reshape', [g.op('Cast', [mask], { to: 9 }), cat(B, i64([1, 1, 1]), T)]); // [B,1,1,1,T]
+  const visible = g.op('And', [causal, notPad]); // [B,1,1,S,T]
+  const maskBias = g.op('Where', [visible, g.f32(0), g.f32(-3.4028234663852886e38)]);
+  const scale = g.f32(1 / Math.sqrt(D));
+
+  let h = g.op('Gather', [w('model.embed_tokens.weight'), ids], { axis: 0 }); // [B, S, H]
+  for (let l = 0; l < L; l++) {
+    const p = `model.layers.${l}`;
+    const x = rmsNorm(h, `${p}.input_layernorm.weight`);
+    const bias = (n: string) => (spec.qkvBias ? `${p}.self_attn.${n}_proj.bias` : undefined);
+    const heads = (t: string, n: number) => g.op('Transpose', [g.op('Reshape', [t, cat(B, S, i64([n, D]))])], { perm: [0, 2, 1, 3] }); // [B, n, S, D]
+    let q = heads(linear(x, `${p}.self_attn.q_proj.weight`, bias('q'), NH * D, [B, S]), NH);
+    let k = heads(linear(x, `${p}.self_attn.k_proj.weight`, bias('k'), KV * D, [B, S]), KV);
+    const v = heads(linear(x, `${p}.self_attn.v_proj.weight`, bias('v'), KV * D, [B, S]), KV);
+    if (spec.qkNorm) {
+      q = rmsNorm(q, `${p}.self_attn.q_norm.weight`);
+      k = rmsNorm(k, `${p}.self_attn.k_norm.weight`);
+    }
+    q = rope(q);
+    k = rope(k);
+    const keys = g.op('Concat', [past[l].key, k], { axis: 2 });
+    const values = g.op('Concat', [past[l].value, v], { axis: 2 });
+    g.output(keys, presentName(l, 'key'), f32, ['batch', KV, 'total_sequence', D]);
+    g.output(values, presentName(l, 'value'), f32, ['batch', KV, 'total_sequence', D]);
+    // Grouped-query attention by broadcasting: q [B,KV,G,S,D] against k [B,KV,1,T,D].
+    const q5 = g.op('Reshape', [q, cat(B, i64([KV, G]), S, i64([D]))]);
+    const k5 = g.op('Unsqueeze', [g.op('Transpose', [keys], { perm: [0, 1, 3, 2] }), i64([2])]); // [B,KV,1,D,T]
+    const v5 = g.op('Unsqueeze', [values, i64([2])]); // [B,KV,1,T,D]
+    const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [q5, k5]), scale]), maskBias]);
+    const ctx = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), v5]); // [B,KV,G,S,D]
+    const merged = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [ctx, cat(B, i64([NH]), S, i64([D]))])], { perm: [0, 2, 1, 3] }), cat(B, S, i64([NH * D]))]);
+    h = g.op('Add', [h, linear(merged, `${p}.self_attn.o_proj.weight`, undefined, H, [B, S])]);
+    const y = rmsNorm(h, `${p}.post_attention_layernorm.weight`);
+    const gate = linear(y, `${p}.mlp.gate_proj.weight`, undefined, config.intermediateSize, [B, S]);
+    const up = linear(y, `${p}.mlp.up_proj.weight`, undefined, config.intermediateSize, [B, S]);
+    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
+    h = g.op('Add', [h, linear(act, `${p}.mlp.down_proj.weight`, undefined, H, [B, S])]);
+  }
+  let final = rmsNorm(h, 'model.norm.weight');
+  if (o.logits === 'last') {
+    final = g.op('Gather', [final, g.op('Sub', [S, i64([1])])], { axis: 1 }); // [B, 1, H]
+    const logits = linear(final, spec.headTensor, undefined, V, [B, i64([1])]);
+    g.output(logits, 'logits', f32, ['batch', 1, V]);
+  } else {
+    g.output(linear(final, spec.headTensor, undefined, V, [B, S]), 'logits', f32, ['batch', 'sequence', V]);
+  }
+  return g.toBytes(`${config.architecture} (${o.logits} logits)`);
+}

@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeFixtureDir, type FixtureDir } from '../../../test-support/fixture-dir.ts';
+import { referenceForward, type RefConfig } from '../../../test-support/reference-forward.ts';
+import { openCheckpoint, type Checkpoint } from '../checkpoint/open-checkpoint.ts';
+import { CpuTensorMerger } from '../merge/cpu-tensor-merger.ts';
+import { planMerge } from '../merge/merge-plan.ts';
+import { localFolderSource } from '../sources/local-folder-source.ts';
+import { decoderSpec } from './decoder-graph.ts';
+import { DecoderModel } from './decoder-model.ts';
+import { OrtRuntime, type Ort } from './ort-runtime.ts';
+import { checkpointWeightsF32, mergedWeightsF32 } from './weights.ts';
+
+let fx: FixtureDir;
+let ort: Ort;
+let runtime: OrtRuntime;
+beforeAll(async () => {
+  fx = makeFixtureDir();
+  ort = (await import('onnxruntime-web')) as unknown as Ort;
+  runtime = new OrtRuntime({ ort, provider: 'wasm' });
+});
+afterAll(async () => {
+  await runtime?.dispose();
+  fx?.cleanup();
+});
+
+const open = async (name: string) => openCheckpoint(await localFolderSource(fx.model(name)));
+const shapes = (c: Checkpoint) => new Map([...c.tensors].map(([n, t]) => [n, t.shape]));
+const refConfig = (c: Checkpoint): RefConfig => ({ ...c.config });
+
+async function modelFor(ckpt: Checkpoint, weights?: Map<string, Float32Array>) {
+  const spec = decoderSpec(ckpt.config, shapes(ckpt), ckpt.source.label);
+  const w = weights ?? (await checkpointWeightsF32(ckpt, spec));
+  const feeds = Object.fromEntries([...w].map(([n, a]) => [n, new ort.Tensor('float32', a, spec.weights.find((x) => x.name === n)!.shape)]));
+  return { model: new DecoderModel(runtime, ckpt.config, spec, feeds), weights: w };
+}
+
+/** Largest |a − b| over all positions and the vocabulary. */
+function maxDiff(got: Float32Array, offset: number, want: Float64Array[], V: number): number {
+  let m = 0;
+  want.forEach((row, t) => row.forEach((v, i) => (m = Math.max(m, Math.abs(got[offset + t * V + i] - v)))));
+  return m;
+}
+
+// Fixture logits are O(0.4); float32 ORT vs the float64 reference agree to ~1e-7, so 1e-5 is a tight bound.
+const TOL = 1e-5;
+const PROMPTS = [[283, 10, 20, 30, 40, 284], [5, 6, 7], [100, 200, 150, 3, 9, 12, 44, 1]];
+
+describe('decoder graph (onnxruntime-web WASM in Node) against the reference forward pass', () => {
+  for (const name of ['tiny-qwen2-target', 'tiny-qwen2-untied-target', 'tiny-qwen2-f32', 'tiny-qwen2-v5']) {
+    it(`${name}: logits of every position within ${TOL}, batch 1`, async () => {
+      const ckpt = await open(name);
+      const { model, weights } = await modelFor(ckpt);
+      for (const ids of PROMPTS) {
+        const out = await model.forward([ids]);
+        expect(out.dims).toEqual([1, ids.length, ckpt.config.vocabSize]);
+        const want = referenceForward(refConfig(ckpt), weights, ids);
+        expect(maxDiff(out.data, 0, want, ckpt.config.vocabSize)).toBeLessThan(TOL);
+      }
+      await model.dispose();
+    });
+  }
+
+  it('a left-padded batch: each row equals its own unpadded run', async () => {
+    const ckpt = await open('tiny-qwen2-target');
+    const { model, weights } = await modelFor(ckpt);
+    const V = ckpt.config.vocabSize;
+    const out = await model.forward(PROMPTS);
+    const S = Math.max(...PROMPTS.map((p) => p.length));
+    PROMPTS.forEach((ids, b) => {
+      const want = referenceForward(refConfig(ckpt), weights, ids);
+      expect(maxDiff(out.data, (b * S + (S - ids.length)) * V, want, V), `row ${b}`).toBeLessThan(TOL);
+    });
+    await model.dispose();
+  });
+
+  it('merged on the fly (θ_target + α·v): the graph runs the merge engine\'s float32 weights', async () => {
+    const [sft, rl, target] = await Promise.all([open('tiny-qwen2-sft'), open('tiny-qwen2-rl'), open('tiny-qwen2-target')]);
+    const plan = planMerge({ sft, rl, target }, { mode: 'merge', outDtype: 'F32' });
+    const weights = await mergedWeightsF32(plan, new CpuTensorMerger(), 1.5);
+    const { model } = await modelFor(target, weights);
+    const out = await model.forward([PROMPTS[0]]);
+    expect(maxDiff(out.data, 0, referenceForward(refConfig(target), weights, PROMPTS[0]), target.config.vocabSize)).toBeLessThan(TOL);
+    await model.dispose();
+  });
+
+  it('greedy generation with the KV cache equals greedy decoding by repeated full reference passes; batch rows equal their solo runs', async () => {
+    const ckpt = await open('tiny-qwen2-untied-target');
+    const { model, weights } = await modelFor(ckpt);
+    const N = 6;
+    const solo = [];
+    for (const ids of PROMPTS) {
+      const seq = [...ids];
+      for (let i = 0; i < N; i++) {
+        const logits = referenceForward(refConfig(ckpt), weights, seq).at(-1)!;
+        seq.push(logits.indexOf(Math.max(...logits)));
+      }
+      const got = await model.generate([ids], { maxNewTokens: N, eosTokenIds: [] });
+      expect(got[0].ids).toEqual(seq.slice(ids.length));
+      expect(got[0].finishReason).toBe('length');
+      solo.push(got[0].ids);
+    }
+    const batch = await model.generate(PROMPTS, { maxNewTokens: N, eosTokenIds: [] });
+    expect(batch.map((r) => r.ids)).toEqual(solo);
+    await model.dispose();
+  });
+
+  it('EOS ends a row; seeded sampling is reproducible', async () => {
+    const ckpt = await open('tiny-qwen2-target');
+    const { model } = await modelFor(ckpt);
+    const greedy = await model.generate([PROMPTS[1]], { maxNewTokens: 4, eosTokenIds: [] });
+    const eos = greedy[0].ids[1];
+    const stopped = await model.generate([PROMPTS[1]], { maxNewTokens: 4, eosTokenIds: [eos] });
+    expect(stopped[0]).toMatchObject({ finishReason: 'eos', ids: greedy[0].ids.slice(0, greedy[0].ids.indexOf(eos) + 1) });
+    const a = await model.generate([PROMPTS[2]], { maxNewTokens: 8, eosTokenIds: [], temperature: 1.5, topP: 0.9, seed: 7 });
+    const b = await model.generate([PROMPTS[2]], { maxNewTokens: 8, eosTokenIds: [], temperature: 1.5, topP: 0.9, seed: 7 });
+    expect(a).toEqual(b);
+    await model.dispose();
+  });
+
+  it('bad input is refused before running: ids outside the vocabulary, prompts past max_position_embeddings', async () => {
+    const ckpt = await open('tiny-qwen2-target');
+    const { model } = await modelFor(ckpt);
+    await expect(model.forward([[1, 288]])).rejects.toThrow('token id 288 is outside the vocabulary (0 … 287).');
+    await expect(model.forward([[1, -1]])).rejects.toThrow('token id -1 is outside the vocabulary');
+    await expect(model.generate([Array(120).fill(1)], { maxNewTokens: 20, eosTokenIds: [] })).rejects.toThrow(
+      'a prompt of 120 tokens plus 20 new ones exceeds max_position_embeddings (128).',
+    );
+    await model.dispose();
+  });
+});

@@ -1,0 +1,195 @@
+import type { ModelConfig } from '../checkpoint/model-config.ts';
+import { StudioError } from '../errors.ts';
+import { buildDecoderGraph, pastName, presentName, type DecoderSpec } from './decoder-graph.ts';
+import type { OrtRuntime, OrtSession, OrtTensor } from './ort-runtime.ts';
+import { pickToken, seededRandom, type SamplingOptions } from './sampling.ts';
+
+/**
+ * A decoder ready to run: its graph (built once per logits mode), a session per mode, and the
+ * weights as ORT tensors — CPU arrays in Node, the merge engine's GPU buffers in the page. The
+ * weight tensors are held by reference: when the merge kernels rewrite those buffers for a new α,
+ * the next run uses the new weights; nothing is rebuilt.
+ */
+
+export interface GenerateOptions extends SamplingOptions {
+  maxNewTokens: number;
+  /** Token ids that end a sequence (generation_config.json may list several). */
+  eosTokenIds: number[];
+  /** Decodes ids to text; needed for stop strings. */
+  decode?: (ids: number[]) => string;
+  stopStrings?: string[];
+  padTokenId?: number;
+}
+
+export interface GeneratedRow {
+  /** New tokens (an ending EOS included). */
+  ids: number[];
+  finishReason: 'eos' | 'stop' | 'length';
+  /** Decoded new text (stop string and what follows removed), when a decoder was given. */
+  text?: string;
+}
+
+export class DecoderModel {
+  private readonly sessions = new Map<'all' | 'last', Promise<OrtSession>>();
+
+  constructor(
+    readonly runtime: OrtRuntime,
+    readonly config: ModelConfig,
+    readonly spec: DecoderSpec,
+    /** Weight tensors by name; may be replaced (setWeights) without touching the sessions. */
+    private weights: Record<string, OrtTensor>,
+  ) {
+    for (const w of spec.weights) if (!weights[w.name]) throw new StudioError(`weights for the model are missing "${w.name}".`);
+  }
+
+  setWeights(weights: Record<string, OrtTensor>): void {
+    this.weights = weights;
+  }
+
+  private session(mode: 'all' | 'last'): Promise<OrtSession> {
+    let s = this.sessions.get(mode);
+    if (!s) {
+      const graph = buildDecoderGraph(this.config, this.spec, { logits: mode });
+      const onGpu = this.runtime.o.provider === 'webgpu' ? Array.from({ length: this.spec.numLayers }, (_, l) => [presentName(l, 'key'), presentName(l, 'value')]).flat() : [];
+      s = this.runtime.createSession(graph, onGpu);
+      this.sessions.set(mode, s);
+    }
+    return s;
+  }
+
+  /** Checks ids before anything runs: inside the vocabulary, within max_position_embeddings. */
+  validate(rows: number[][], extra = 0): void {
+    if (rows.length === 0 || rows.some((r) => r.length === 0)) throw new StudioError('every prompt needs at least one token.');
+    const V = this.spec.vocabSize;
+    for (const r of rows) {
+      for (const id of r) {
+        if (!Number.isInteger(id) || id < 0 || id >= V) throw new StudioError(`token id ${id} is outside the vocabulary (0 … ${V - 1}).`);
+      }
+      if (r.length + extra > this.config.maxPositionEmbeddings) {
+        throw new StudioError(`a prompt of ${r.length} tokens${extra ? ` plus ${extra} new ones` : ''} exceeds max_position_embeddings (${this.config.maxPositionEmbeddings}).`);
+      }
+    }
+  }
+
+  /** Left-padded batch feeds for a first step. */
+  private prefillFeeds(rows: number[][], pad: number) {
+    const { Tensor } = this.runtime.ort;
+    const B = rows.length;
+    const S = Math.max(...rows.map((r) => r.length));
+    const ids = new BigInt64Array(B * S);
+    const mask = new BigInt64Array(B * S);
+    const pos = new BigInt64Array(B * S);
+    rows.forEach((r, b) => {
+      const off = S - r.length;
+      for (let i = 0; i < S; i++) {
+        const real = i >= off;
+        ids[b * S + i] = BigInt(real ? r[i - off] : pad);
+        mask[b * S + i] = real ? 1n : 0n;
+        pos[b * S + i] = BigInt(real ? i - off : 0);
+      }
+    });
+    const { numKvHeads: KV, headDim: D, numLayers: L } = this.spec;
+    const feeds: Record<string, OrtTensor> = {
+      input_ids: new Tensor('int64', ids, [B, S]),
+      attention_mask: new Tensor('int64', mask, [B, S]),
+      position_ids: new Tensor('int64', pos, [B, S]),
+    };
+    for (let l = 0; l < L; l++) {
+      feeds[pastName(l, 'key')] = new Tensor('float32', new Float32Array(0), [B, KV, 0, D]);
+      feeds[pastName(l, 'value')] = new Tensor('float32', new Float32Array(0), [B, KV, 0, D]);
+    }
+    return { feeds, S, mask, pos };
+  }
+
+  /** Logits of every position, float32 [B, S, V] (rows left-padded to the longest). */
+  async forward(rows: number[][]): Promise<{ dims: [number, number, number]; data: Float32Array }> {
+    this.validate(rows);
+    const session = await this.session('all');
+    const { feeds, S } = this.prefillFeeds(rows, 0);
+    const out = await session.run({ ...feeds, ...this.weights });
+    const logits = out.logits;
+    const data = (await logits.getData()) as Float32Array;
+    for (const [name, t] of Object.entries(out)) if (name !== 'logits') t.dispose();
+    return { dims: [rows.length, S, this.spec.vocabSize], data };
+  }
+
+  /** Batched generation with left padding; the KV cache stays where the provider keeps it. */
+  async generate(rows: number[][], o: GenerateOptions): Promise<GeneratedRow[]> {
+    this.validate(rows, o.maxNewTokens);
+    const session = await this.session('last');
+    const { Tensor } = this.runtime.ort;
+    const B = rows.length;
+    const V = this.spec.vocabSize;
+    const random = seededRandom(o.seed ?? 0);
+    const pad = o.padTokenId ?? o.eosTokenIds[0] ?? 0;
+    const prefill = this.prefillFeeds(rows, pad);
+    let feeds = prefill.feeds;
+    let maskRow = Array.from({ length: B }, (_, b) => Array.from(prefill.mask.subarray(b * prefill.S, (b + 1) * prefill.S), Number));
+    let lastPos = Array.from({ length: B }, (_, b) => Number(prefill.pos[b * prefill.S + prefill.S - 1]));
+    const out: GeneratedRow[] = rows.map(() => ({ ids: [], finishReason: 'length' }));
+    const done = rows.map(() => false);
+    let previous: Record<string, OrtTensor> | undefined;
+    try {
+      for (let step = 0; step < o.maxNewTokens; step++) {
+        const result = await session.run({ ...feeds, ...this.weights });
+        if (previous) for (const t of Object.values(previous)) t.dispose();
+        const logits = (await result.logits.getData()) as Float32Array;
+        result.logits.dispose();
+        const next: number[] = [];
+        for (let b = 0; b < B; b++) {
+          if (done[b]) {
+            next.push(pad);
+            continue;
+          }
+          const token = pickToken(logits.subarray(b * V, (b + 1) * V), o, random);
+          next.push(token);
+          out[b].ids.push(token);
+          if (o.eosTokenIds.includes(token)) {
+            done[b] = true;
+            out[b].finishReason = 'eos';
+          } else if (o.stopStrings?.length && o.decode) {
+            const text = o.decode(out[b].ids);
+            if (o.stopStrings.some((s) => text.includes(s))) {
+              done[b] = true;
+              out[b].finishReason = 'stop';
+            }
+          }
+        }
+        const presents: Record<string, OrtTensor> = {};
+        for (let l = 0; l < this.spec.numLayers; l++) {
+          presents[pastName(l, 'key')] = result[presentName(l, 'key')];
+          presents[pastName(l, 'value')] = result[presentName(l, 'value')];
+        }
+        previous = presents;
+        if (done.every(Boolean) || step === o.maxNewTokens - 1) break;
+        maskRow = maskRow.map((m) => [...m, 1]);
+        lastPos = lastPos.map((p) => p + 1);
+        const T = maskRow[0].length;
+        feeds = {
+          input_ids: new Tensor('int64', BigInt64Array.from(next.map(BigInt)), [B, 1]),
+          attention_mask: new Tensor('int64', BigInt64Array.from(maskRow.flat().map(BigInt)), [B, T]),
+          position_ids: new Tensor('int64', BigInt64Array.from(lastPos.map(BigInt)), [B, 1]),
+          ...presents,
+        };
+      }
+    } finally {
+      if (previous) for (const t of Object.values(previous)) t.dispose();
+    }
+    if (o.decode) {
+      for (const r of out) {
+        let text = o.decode(r.ids);
+        if (r.finishReason === 'stop') {
+          const cut = Math.min(...o.stopStrings!.map((s) => text.indexOf(s)).filter((i) => i >= 0));
+          text = text.slice(0, cut);
+        }
+        r.text = text;
+      }
+    }
+    return out;
+  }
+
+  async dispose(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s).release().catch(() => {});
+    this.sessions.clear();
+  }
+}

@@ -1,0 +1,94 @@
+import type * as OrtNamespace from 'onnxruntime-web';
+import { StudioError } from '../errors.ts';
+
+/**
+ * The one module that owns onnxruntime: which build is loaded, session creation (one at a time,
+ * as onnxruntime-web requires), a run queue per session (runs never overlap), and disposal of
+ * sessions and the GPU-resident tensors they produced.
+ *
+ * The caller injects the build: the page passes `onnxruntime-web/webgpu` (native WebGPU EP) and
+ * its own GPUDevice, so merged weights in that device's buffers are fed without a copy; Node
+ * passes `onnxruntime-web` (its Node build runs the WASM EP on the CPU).
+ */
+
+export type Ort = typeof OrtNamespace;
+export type OrtTensor = OrtNamespace.Tensor;
+
+export interface RuntimeOptions {
+  ort: Ort;
+  provider: 'webgpu' | 'wasm';
+  /** Required for 'webgpu': the device the merge kernels wrote the weights on. */
+  device?: GPUDevice;
+}
+
+let creating: Promise<unknown> = Promise.resolve();
+
+export class OrtRuntime {
+  private readonly sessions = new Set<OrtSession>();
+  constructor(readonly o: RuntimeOptions) {
+    if (o.provider === 'webgpu' && !o.device) throw new Error('the WebGPU provider needs the GPUDevice the weights live on');
+    if (o.provider === 'wasm') o.ort.env.wasm.numThreads = o.ort.env.wasm.numThreads || 1;
+  }
+
+  get ort(): Ort {
+    return this.o.ort;
+  }
+
+  /** Creates a session from graph bytes; sessions are created strictly one after another. */
+  async createSession(graph: Uint8Array, outputsOnGpu: string[] = []): Promise<OrtSession> {
+    const make = async () => {
+      const { ort, provider, device } = this.o;
+      const options: OrtNamespace.InferenceSession.SessionOptions = {
+        executionProviders: provider === 'webgpu' ? [{ name: 'webgpu', device } as unknown as OrtNamespace.InferenceSession.ExecutionProviderConfig] : ['wasm'],
+        graphOptimizationLevel: 'all',
+        ...(provider === 'webgpu' && outputsOnGpu.length
+          ? { preferredOutputLocation: Object.fromEntries(outputsOnGpu.map((n) => [n, 'gpu-buffer' as const])) }
+          : {}),
+      };
+      try {
+        return new OrtSession(this, await ort.InferenceSession.create(graph, options));
+      } catch (e) {
+        throw new StudioError(`onnxruntime could not create the model session (${provider}): ${(e as Error).message}`);
+      }
+    };
+    const next = creating.then(make, make);
+    creating = next.catch(() => undefined);
+    const s = await next;
+    this.sessions.add(s);
+    return s;
+  }
+
+  forget(s: OrtSession) {
+    this.sessions.delete(s);
+  }
+
+  async dispose(): Promise<void> {
+    for (const s of [...this.sessions]) await s.release();
+  }
+}
+
+export class OrtSession {
+  private queue: Promise<unknown> = Promise.resolve();
+  constructor(
+    private readonly runtime: OrtRuntime,
+    readonly session: OrtNamespace.InferenceSession,
+  ) {}
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  /** Runs after every earlier run of this session has finished. */
+  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>> {
+    const go = () => this.session.run(feeds) as Promise<Record<string, OrtTensor>>;
+    const next = this.queue.then(go, go);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async release(): Promise<void> {
+    await this.queue.catch(() => undefined);
+    this.runtime.forget(this);
+    await this.session.release();
+  }
+}
