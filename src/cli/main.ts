@@ -1,11 +1,13 @@
 import { StudioError } from '../engine/errors.ts';
 import { parseArgs, type CliIO, type Command } from './command.ts';
+import { forward } from './commands/forward.ts';
+import { generate } from './commands/generate.ts';
 import { inspect } from './commands/inspect.ts';
 import { merge } from './commands/merge.ts';
 import { vector } from './commands/vector.ts';
 
 /** Dispatch is a plain table; each command lives in its own file under commands/. */
-const COMMANDS: Record<string, Command> = { inspect, merge, vector };
+const COMMANDS: Record<string, Command> = { inspect, merge, vector, forward, generate };
 
 const USAGE = `usage:\n${Object.values(COMMANDS)
   .map((c) => `  ${c.usage}`)

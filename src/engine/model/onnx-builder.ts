@@ -1,5 +1,7 @@
-import { onnx } from 'onnx-proto';
+import onnxProto, { type onnx as P } from 'onnx-proto';
 
+// onnx-proto is CommonJS: Node's ESM loader exposes it only as a default export.
+const { onnx } = onnxProto;
 /**
  * A small, readable builder for ONNX graphs: named values in, `op(...)` calls, protobuf bytes
  * out (through onnx-proto, the ONNX schema compiled for protobufjs). Value names are generated
@@ -19,9 +21,9 @@ const ELEM: Record<Elem, number> = {
 
 /** A float attribute (plain numbers are ints). */
 export const float = (f: number) => ({ float: f });
-export type AttrValue = number | number[] | string | { float: number } | onnx.ITensorProto;
+export type AttrValue = number | number[] | string | { float: number } | P.ITensorProto;
 
-function valueInfo(name: string, elem: Elem, dims: Dim[]): onnx.IValueInfoProto {
+function valueInfo(name: string, elem: Elem, dims: Dim[]): P.IValueInfoProto {
   return {
     name,
     type: {
@@ -33,7 +35,7 @@ function valueInfo(name: string, elem: Elem, dims: Dim[]): onnx.IValueInfoProto 
   };
 }
 
-function attribute(name: string, v: AttrValue): onnx.IAttributeProto {
+function attribute(name: string, v: AttrValue): P.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   if (typeof v === 'number') return { name, type: T.INT, i: v };
   if (typeof v === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(v) };
@@ -42,19 +44,19 @@ function attribute(name: string, v: AttrValue): onnx.IAttributeProto {
   return { name, type: T.TENSOR, t: v };
 }
 
-export function tensorF32(values: ArrayLike<number>, dims: number[]): onnx.ITensorProto {
+export function tensorF32(values: ArrayLike<number>, dims: number[]): P.ITensorProto {
   return { dataType: ELEM.float32, dims, rawData: new Uint8Array(Float32Array.from(values).buffer) };
 }
 
-export function tensorI64(values: number[], dims: number[]): onnx.ITensorProto {
+export function tensorI64(values: number[], dims: number[]): P.ITensorProto {
   return { dataType: ELEM.int64, dims, rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer) };
 }
 
 export class GraphBuilder {
-  private readonly nodes: onnx.INodeProto[] = [];
-  private readonly inputs: onnx.IValueInfoProto[] = [];
-  private readonly outputs: onnx.IValueInfoProto[] = [];
-  private readonly initializers: onnx.ITensorProto[] = [];
+  private readonly nodes: P.INodeProto[] = [];
+  private readonly inputs: P.IValueInfoProto[] = [];
+  private readonly outputs: P.IValueInfoProto[] = [];
+  private readonly initializers: P.ITensorProto[] = [];
   private counter = 0;
   private readonly domains = new Map<string, number>([['', 17]]);
 
@@ -70,7 +72,7 @@ export class GraphBuilder {
   }
 
   /** A small constant baked into the graph (shapes, RoPE frequencies, scalars). */
-  constant(t: onnx.ITensorProto, hint = 'const'): string {
+  constant(t: P.ITensorProto, hint = 'const'): string {
     const name = `${hint}_${this.counter++}`;
     this.initializers.push({ ...t, name });
     return name;
@@ -108,7 +110,7 @@ export class GraphBuilder {
   }
 
   toBytes(graphName: string): Uint8Array {
-    const model: onnx.IModelProto = {
+    const model: P.IModelProto = {
       irVersion: 8,
       producerName: 'reasoning-vector-studio',
       opsetImport: [...this.domains].map(([domain, version]) => ({ domain, version })),

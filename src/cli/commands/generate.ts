@@ -1,0 +1,43 @@
+import type { Command } from '../command.ts';
+import { UsageError } from '../command.ts';
+import { stringFlag } from '../merge-flags.ts';
+import { idsFlag, intFlag, numberFlag, openModelForRun } from '../model-flags.ts';
+
+export const generate: Command = {
+  usage:
+    'studio generate --model <src> | --sft <src> --rl <src> --target <src> --alpha <a>  (--ids 1,2,3 | --prompt "…" [--chat]) --max-new-tokens N [--temperature T --top-p P --seed S] [--stop "…"]',
+  async run(args, io) {
+    const ids = idsFlag(args);
+    const prompt = stringFlag(args, 'prompt');
+    if ((ids ? 1 : 0) + (prompt !== undefined ? 1 : 0) !== 1) throw new UsageError('give exactly one of --ids 1,2,3 or --prompt "…".');
+    const maxNewTokens = intFlag(args, 'max-new-tokens', undefined, 1);
+    const temperature = numberFlag(args, 'temperature', 0, (v) => v >= 0, 'a number ≥ 0');
+    const topP = numberFlag(args, 'top-p', 1, (v) => v > 0 && v <= 1, 'in (0, 1]');
+    const seed = intFlag(args, 'seed', 0);
+    const stop = stringFlag(args, 'stop');
+    const m = await openModelForRun(args, io);
+    try {
+      // Token ids need no tokenizer files; a prompt, stop strings and text do.
+      const needTokenizer = prompt !== undefined || stop !== undefined || m.ckpt.files.some((f) => f.path === 'tokenizer.json');
+      const tok = needTokenizer ? await m.tokenizer() : undefined;
+      let input = ids;
+      if (prompt !== undefined) {
+        const text = args.flags.has('chat') ? tok!.applyChatTemplate([{ role: 'user', content: prompt }]) : prompt;
+        input = tok!.encode(text);
+      }
+      const [row] = await m.model.generate([input!], {
+        maxNewTokens,
+        eosTokenIds: tok?.eosTokenIds ?? m.ckpt.config.eosTokenIds,
+        temperature,
+        topP,
+        seed,
+        stopStrings: stop !== undefined ? [stop] : undefined,
+        decode: tok ? (x) => tok.decode(x) : undefined,
+      });
+      // Last line: {ids, text} — the new tokens and their text (null without tokenizer files).
+      io.stdout(JSON.stringify({ ids: row.ids, text: row.text ?? null, prompt_ids: input, finish_reason: row.finishReason }));
+    } finally {
+      await m.dispose();
+    }
+  },
+};
