@@ -28,6 +28,8 @@ export class OrtRuntime {
   constructor(readonly o: RuntimeOptions) {
     if (o.provider === 'webgpu' && !o.device) throw new Error('the WebGPU provider needs the GPUDevice the weights live on');
     if (o.provider === 'wasm') o.ort.env.wasm.numThreads = o.ort.env.wasm.numThreads || 1;
+    // ORT warns that shape ops run on the CPU (by design); keep the console for real problems.
+    o.ort.env.logLevel = 'error';
   }
 
   get ort(): Ort {
