@@ -2,6 +2,7 @@ import { useEffect } from 'react';
 import { ROLES } from '../engine/checkpoint/compatibility.ts';
 import { GpuStatus } from './components/GpuStatus.tsx';
 import { MergePanel } from './components/MergePanel.tsx';
+import { Playground } from './components/Playground.tsx';
 import { SettingsPanel } from './components/SettingsPanel.tsx';
 import { SlotCard } from './components/SlotCard.tsx';
 import { VerdictPanel } from './components/VerdictPanel.tsx';
@@ -32,6 +33,7 @@ export function App() {
       </div>
       <VerdictPanel />
       <MergePanel />
+      <Playground />
     </main>
   );
 }

@@ -68,6 +68,30 @@ export interface MergeState {
   stats?: { tensors: TensorReport[]; total?: VectorStats; merger: 'gpu' | 'cpu'; seconds: number };
 }
 
+export interface PlaygroundOutput {
+  alpha: number;
+  text: string | null;
+  ids: number[];
+  promptIds: number[];
+  finishReason: string;
+  remergeMs: number;
+  generateMs: number;
+  tokensPerSecond: number;
+  /** The ONNX sessions existed before this α: only the weights changed. */
+  sessionReused: boolean;
+}
+
+export interface PlaygroundState {
+  prompt: string;
+  chat: boolean;
+  maxNewTokens: number;
+  status: 'idle' | 'loading' | 'generating' | 'error';
+  path?: 'gpu-zero-copy' | 'cpu-copy';
+  residency?: string;
+  output?: PlaygroundOutput;
+  error?: string;
+}
+
 export interface StudioState {
   /** The token stays in memory for this tab only: it is never written to a URL, log or file. */
   settings: { hubUrl: string; token: string };
@@ -75,6 +99,8 @@ export interface StudioState {
   gpu: GpuState;
   merge: MergeState;
   patchMerge(p: Partial<MergeState>): void;
+  playground: PlaygroundState;
+  patchPlayground(p: Partial<PlaygroundState>): void;
   setSettings(s: Partial<StudioState['settings']>): void;
   setInput(role: Role, input: string): void;
   patchSlot(role: Role, patch: Partial<SlotState>): void;
@@ -89,6 +115,8 @@ export const useStudio = create<StudioState>((set) => ({
   gpu: { status: 'pending' },
   merge: { alpha: 1, outDtype: 'target', vocabPolicy: 'refuse' },
   patchMerge: (p) => set((st) => ({ merge: { ...st.merge, ...p } })),
+  playground: { prompt: 'What is 3 + 4?', chat: true, maxNewTokens: 16, status: 'idle' },
+  patchPlayground: (p) => set((st) => ({ playground: { ...st.playground, ...p } })),
   setSettings: (s) => set((st) => ({ settings: { ...st.settings, ...s } })),
   setInput: (role, input) => set((st) => ({ slots: { ...st.slots, [role]: { ...st.slots[role], input } } })),
   patchSlot: (role, patch) => set((st) => ({ slots: { ...st.slots, [role]: { ...st.slots[role], ...patch } } })),

@@ -1,0 +1,89 @@
+import type { Checkpoint } from '../checkpoint/open-checkpoint.ts';
+import { CpuTensorMerger } from '../merge/cpu-tensor-merger.ts';
+import { planMerge, type MergePlan, type VocabPolicy } from '../merge/merge-plan.ts';
+import { ResidentMerge, type ResidencyOptions } from '../merge/resident-merge.ts';
+import { decoderSpec, type DecoderSpec } from './decoder-graph.ts';
+import { DecoderModel, type GenerateOptions, type GeneratedRow } from './decoder-model.ts';
+import { OrtRuntime, type Ort, type OrtTensor } from './ort-runtime.ts';
+import { StudioTokenizer } from './tokenizer.ts';
+import { mergedWeightsF32 } from './weights.ts';
+
+/**
+ * The merged model the α slider drives. With WebGPU: θ(α) lives in ResidentMerge's GPU buffers,
+ * which onnxruntime-web reads directly; a new α is a kernel pass and the sessions are reused.
+ * Without WebGPU (the WASM provider): θ(α) is re-merged on the CPU into host arrays and handed
+ * to the same sessions — correct, slower, and said so by `path`.
+ */
+
+export interface LiveModelOptions {
+  trio: { sft: Checkpoint; rl: Checkpoint; target: Checkpoint };
+  ort: Ort;
+  /** Present: WebGPU path on this device. Absent: WASM path. */
+  device?: GPUDevice;
+  vocabPolicy?: VocabPolicy;
+  residency?: ResidencyOptions;
+}
+
+export class LiveModel {
+  alpha: number | undefined;
+  private constructor(
+    readonly plan: MergePlan,
+    readonly spec: DecoderSpec,
+    readonly model: DecoderModel,
+    readonly runtime: OrtRuntime,
+    readonly tokenizer: StudioTokenizer | undefined,
+    private readonly ort: Ort,
+    private readonly resident?: ResidentMerge,
+  ) {}
+
+  /** 'gpu-zero-copy' or 'cpu-copy' (the fallback copies weights through host memory). */
+  get path(): 'gpu-zero-copy' | 'cpu-copy' {
+    return this.resident ? 'gpu-zero-copy' : 'cpu-copy';
+  }
+
+  get residencyExplanation(): string | undefined {
+    return this.resident?.residency.explanation;
+  }
+
+  static async create(o: LiveModelOptions): Promise<LiveModel> {
+    const { target } = o.trio;
+    const spec = decoderSpec(target.config, new Map([...target.tensors].map(([n, t]) => [n, t.shape])), target.source.label);
+    const plan = planMerge(o.trio, { mode: 'merge', outDtype: 'F32', vocabPolicy: o.vocabPolicy });
+    const tokenizer = target.files.some((f) => f.path === 'tokenizer.json') ? await StudioTokenizer.load(target) : undefined;
+    const runtime = new OrtRuntime({ ort: o.ort, provider: o.device ? 'webgpu' : 'wasm', device: o.device });
+    let resident: ResidentMerge | undefined;
+    let weights: Record<string, OrtTensor>;
+    if (o.device) {
+      resident = await ResidentMerge.create(o.device, plan, o.residency);
+      const outputs = resident.outputs;
+      weights = Object.fromEntries(spec.weights.map((w) => [w.name, o.ort.Tensor.fromGpuBuffer(outputs.get(w.name)!.buffer, { dataType: 'float32', dims: w.shape })]));
+    } else {
+      weights = Object.fromEntries(spec.weights.map((w) => [w.name, new o.ort.Tensor('float32', new Float32Array(w.shape.reduce((a, b) => a * b, 1)), w.shape)]));
+    }
+    const model = new DecoderModel(runtime, target.config, spec, weights);
+    return new LiveModel(plan, spec, model, runtime, tokenizer, o.ort, resident);
+  }
+
+  /** θ(α) into the weights the sessions read. */
+  async setAlpha(alpha: number): Promise<{ ms: number }> {
+    const t0 = performance.now();
+    if (this.resident) {
+      await this.resident.setAlpha(alpha);
+    } else {
+      const merged = await mergedWeightsF32(this.plan, new CpuTensorMerger(), alpha);
+      this.model.setWeights(Object.fromEntries(this.spec.weights.map((w) => [w.name, new this.ort.Tensor('float32', merged.get(w.name)!, w.shape)])));
+    }
+    this.alpha = alpha;
+    return { ms: performance.now() - t0 };
+  }
+
+  generate(rows: number[][], o: GenerateOptions): Promise<GeneratedRow[]> {
+    return this.model.generate(rows, o);
+  }
+
+  async dispose(): Promise<void> {
+    await this.model.dispose();
+    await this.runtime.dispose();
+    this.resident?.destroy();
+  }
+}

@@ -1,0 +1,69 @@
+import { useEffect, useRef } from 'react';
+import { ROLES } from '../../engine/checkpoint/compatibility.ts';
+import { runPlayground } from '../session/model-session.ts';
+import { useStudio } from '../store.ts';
+
+/** Type a prompt, press Generate, then drag α: the merged model answers again at each α. */
+export function Playground() {
+  const slots = useStudio((s) => s.slots);
+  const pg = useStudio((s) => s.playground);
+  const alpha = useStudio((s) => s.merge.alpha);
+  const patch = useStudio((s) => s.patchPlayground);
+  const engaged = useRef(false);
+  useEffect(() => {
+    if (!engaged.current) return;
+    const t = setTimeout(() => void runPlayground(), 120);
+    return () => clearTimeout(t);
+  }, [alpha]);
+  if (!ROLES.every((r) => slots[r].status === 'ready')) return null;
+  const out = pg.output;
+  return (
+    <section className="playground" data-testid="playground">
+      <h2>Try the merged model</h2>
+      <textarea aria-label="prompt" rows={3} value={pg.prompt} onChange={(e) => patch({ prompt: e.target.value })} />
+      <div className="merge-controls">
+        <label>
+          <input type="checkbox" checked={pg.chat} onChange={(e) => patch({ chat: e.target.checked })} /> chat template
+        </label>
+        <label>
+          max new tokens{' '}
+          <input aria-label="max new tokens" type="number" min={1} max={512} value={pg.maxNewTokens} onChange={(e) => patch({ maxNewTokens: Math.max(1, Number(e.target.value) || 1) })} />
+        </label>
+        <button
+          disabled={pg.status === 'loading' || pg.status === 'generating'}
+          onClick={() => {
+            engaged.current = true;
+            void runPlayground();
+          }}
+        >
+          Generate
+        </button>
+        <span className="muted" data-testid="playground-status">
+          {pg.status === 'loading' ? 'building the model…' : pg.status === 'generating' ? 'generating…' : ''}
+        </span>
+      </div>
+      {pg.path === 'cpu-copy' && (
+        <p className="notice" data-testid="playground-notice">
+          No WebGPU here: the model runs on the CPU (WASM) and every α re-merges through host memory.
+        </p>
+      )}
+      {pg.residency && <p className="muted">{pg.residency}</p>}
+      {pg.error && (
+        <p className="error" data-testid="playground-error">
+          {pg.error}
+        </p>
+      )}
+      {out && (
+        <div className="answer" data-testid="playground-output" data-alpha={out.alpha} data-ids={out.ids.join(',')}>
+          <pre>{out.text ?? out.ids.join(' ')}</pre>
+          <p className="muted" data-testid="playground-meta">
+            α = {out.alpha} · {out.remergeMs > 0 ? `re-merged in ${out.remergeMs.toFixed(1)} ms` : 'weights unchanged'}
+            {pg.path === 'gpu-zero-copy' ? ' on the GPU (buffers shared with onnxruntime, no copy)' : ' on the CPU'} ·{' '}
+            {out.sessionReused ? 'session reused' : 'session built'} · {out.ids.length} tokens in {out.generateMs.toFixed(0)} ms ({out.tokensPerSecond.toFixed(1)} tok/s,{' '}
+            {out.finishReason})
+          </p>
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,98 @@
+import { ROLES } from '../../engine/checkpoint/compatibility.ts';
+import { StudioError } from '../../engine/errors.ts';
+import { LiveModel } from '../../engine/model/live-model.ts';
+import type { Ort } from '../../engine/model/ort-runtime.ts';
+import { useStudio } from '../store.ts';
+import { gpuContext } from './gpu.ts';
+import { checkpointFor } from './slot-loader.ts';
+
+/**
+ * The playground's model: the loaded trio merged at the slider's α and run by onnxruntime-web.
+ * Built once per trio (WebGPU EP on the page's device, else the WASM EP with a notice); moving α
+ * re-merges into the same weights and reuses the sessions. Runs are serialised: a slider moved
+ * during a generation re-runs once with the latest α when the current one finishes.
+ */
+
+let live: { key: string; model: Promise<LiveModel> } | undefined;
+let running = false;
+let pending = false;
+
+const st = () => useStudio.getState();
+
+function trioKey(): string {
+  return ROLES.map((r) => st().slots[r].label ?? '').join('|') + `|${st().merge.vocabPolicy}`;
+}
+
+async function liveModel(): Promise<LiveModel> {
+  const key = trioKey();
+  if (live?.key === key) return live.model;
+  const old = live;
+  live = undefined;
+  if (old) void (await old.model.catch(() => undefined))?.dispose();
+  const trio = { sft: checkpointFor('sft'), rl: checkpointFor('rl'), target: checkpointFor('target') };
+  if (!trio.sft || !trio.rl || !trio.target) throw new StudioError('Load all three checkpoints first.');
+  const withGpu = st().gpu.status === 'ready';
+  const model = (async () => {
+    const ort = (withGpu ? await import('onnxruntime-web/webgpu') : await import('onnxruntime-web')) as unknown as Ort;
+    const device = withGpu ? (await gpuContext()).device : undefined;
+    return LiveModel.create({ trio: { sft: trio.sft!, rl: trio.rl!, target: trio.target! }, ort, device, vocabPolicy: st().merge.vocabPolicy });
+  })();
+  live = { key, model };
+  model.catch(() => live?.model === model && (live = undefined));
+  return model;
+}
+
+/** Generates for the playground prompt at the current α. */
+export async function runPlayground(): Promise<void> {
+  if (running) {
+    pending = true;
+    return;
+  }
+  running = true;
+  try {
+    do {
+      pending = false;
+      await runOnce();
+    } while (pending);
+  } finally {
+    running = false;
+  }
+}
+
+async function runOnce(): Promise<void> {
+  const patch = st().patchPlayground;
+  const alpha = st().merge.alpha;
+  if (!Number.isFinite(alpha)) return patch({ status: 'error', error: 'α must be a finite number.' });
+  try {
+    const fresh = live?.key !== trioKey();
+    patch({ status: fresh ? 'loading' : 'generating', error: undefined });
+    const m = await liveModel();
+    patch({ status: 'generating', path: m.path, residency: m.residencyExplanation });
+    const remerge = m.alpha === alpha ? { ms: 0 } : await m.setAlpha(alpha);
+    const { prompt, chat, maxNewTokens } = st().playground;
+    const tok = m.tokenizer;
+    if (!tok) throw new StudioError('The target has no tokenizer.json, so text prompts cannot be encoded.');
+    const text = chat && tok.hasChatTemplate ? tok.applyChatTemplate([{ role: 'user', content: prompt }]) : prompt;
+    const promptIds = tok.encode(text);
+    const t0 = performance.now();
+    const [row] = await m.generate([promptIds], { maxNewTokens, eosTokenIds: tok.eosTokenIds, decode: (ids) => tok.decode(ids) });
+    const generateMs = performance.now() - t0;
+    patch({
+      status: 'idle',
+      output: {
+        alpha,
+        text: row.text ?? null,
+        ids: row.ids,
+        promptIds,
+        finishReason: row.finishReason,
+        remergeMs: remerge.ms,
+        generateMs,
+        tokensPerSecond: row.ids.length / (generateMs / 1000),
+        sessionReused: !fresh,
+      },
+    });
+  } catch (e) {
+    if (!(e instanceof StudioError)) console.error(e);
+    patch({ status: 'error', error: (e as Error).message });
+  }
+}
