@@ -24,7 +24,7 @@ import { httpFolderSource } from '../../src/engine/sources/http-folder-source.ts
     spec.weights.map((w) => [w.name, ort.Tensor.fromGpuBuffer(outputs.get(w.name)!.buffer, { dataType: 'float32', dims: w.shape })]),
   );
   const runtime = new OrtRuntime({ ort: ort as unknown as Ort, provider: 'webgpu', device });
-  const model = new DecoderModel(runtime, target.config, spec, weights);
+  const model = new DecoderModel(runtime, target.config, spec, { kind: 'inputs', tensors: weights });
   const results = [];
   for (const alpha of o.alphas) {
     const t0 = performance.now();

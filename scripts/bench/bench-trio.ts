@@ -11,6 +11,8 @@ import type { TinyShape } from '../fixtures/config.ts';
 import { qwen2TensorSpecs } from '../fixtures/weights.ts';
 
 export const BENCH_SHAPES: Record<string, TinyShape> = {
+  /** ~6M parameters: small enough to run prefill/decode through SwiftShader in seconds. */
+  model: { hiddenSize: 256, intermediateSize: 768, numLayers: 4, numHeads: 8, numKvHeads: 2, vocabSize: 8192, maxPositions: 1024, tied: true },
   /** ~21M parameters, 42 MB per checkpoint in bf16. */
   small: { hiddenSize: 512, intermediateSize: 1408, numLayers: 4, numHeads: 8, numKvHeads: 2, vocabSize: 16384, maxPositions: 2048, tied: true },
   /** ~110M parameters, 220 MB per checkpoint: a 1.5B model's layer widths at a few layers. */

@@ -47,8 +47,8 @@ export async function openModelForRun(args: ParsedArgs, io: CliIO): Promise<Runn
   const spec = decoderSpec(ckpt.config, shapesOf(ckpt), ckpt.source.label);
   const ort = (await import('onnxruntime-web')) as unknown as Ort;
   const runtime = new OrtRuntime({ ort, provider: 'wasm' });
-  const feeds = Object.fromEntries(spec.weights.map((w) => [w.name, new ort.Tensor('float32', weights.get(w.name)!, w.shape)]));
-  const model = new DecoderModel(runtime, ckpt.config, spec, feeds);
+  // One α per command: the weights are baked into the session (the fastest form on the WASM provider).
+  const model = new DecoderModel(runtime, ckpt.config, spec, { kind: 'embedded', arrays: weights });
   let tok: Promise<StudioTokenizer> | undefined;
   return {
     model,

@@ -22,6 +22,11 @@ const SUPPORTED_ROPE = ['default'];
 export interface DecoderGraphOptions {
   /** 'last': logits of the last position only (generation); 'all': every position (forward). */
   logits: 'all' | 'last';
+  /**
+   * Weights baked in as initializers instead of graph inputs: the conventional "ONNX file with the
+   * weights inside", which needs a new session for every α. Used only as a benchmark baseline.
+   */
+  embedWeights?: Map<string, Float32Array>;
 }
 
 export interface DecoderSpec {
@@ -120,7 +125,10 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
     value: g.input(pastName(l, 'value'), f32, ['batch', KV, 'past_sequence', D]),
   }));
   const w = (name: string) => name;
-  for (const t of spec.weights) g.input(t.name, f32, t.shape);
+  for (const t of spec.weights) {
+    if (o.embedWeights) g.initializer(t.name, o.embedWeights.get(t.name)!, t.shape);
+    else g.input(t.name, f32, t.shape);
+  }
 
   // Dynamic sizes.
   const i64 = (v: number | number[]) => g.i64(v);

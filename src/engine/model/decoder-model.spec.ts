@@ -27,11 +27,17 @@ const open = async (name: string) => openCheckpoint(await localFolderSource(fx.m
 const shapes = (c: Checkpoint) => new Map([...c.tensors].map(([n, t]) => [n, t.shape]));
 const refConfig = (c: Checkpoint): RefConfig => ({ ...c.config });
 
+/** Weights fed as inputs (the page's form) or baked in as initializers (the CLI's), alternately. */
+let feedKind: 'inputs' | 'embedded' = 'inputs';
 async function modelFor(ckpt: Checkpoint, weights?: Map<string, Float32Array>) {
   const spec = decoderSpec(ckpt.config, shapes(ckpt), ckpt.source.label);
   const w = weights ?? (await checkpointWeightsF32(ckpt, spec));
-  const feeds = Object.fromEntries([...w].map(([n, a]) => [n, new ort.Tensor('float32', a, spec.weights.find((x) => x.name === n)!.shape)]));
-  return { model: new DecoderModel(runtime, ckpt.config, spec, feeds), weights: w };
+  feedKind = feedKind === 'inputs' ? 'embedded' : 'inputs';
+  const feed =
+    feedKind === 'inputs'
+      ? { kind: 'inputs' as const, tensors: Object.fromEntries([...w].map(([n, a]) => [n, new ort.Tensor('float32', a, spec.weights.find((x) => x.name === n)!.shape)])) }
+      : { kind: 'embedded' as const, arrays: w };
+  return { model: new DecoderModel(runtime, ckpt.config, spec, feed), weights: w, feedKind };
 }
 
 /** Largest |a − b| over all positions and the vocabulary. */
@@ -47,16 +53,18 @@ const PROMPTS = [[283, 10, 20, 30, 40, 284], [5, 6, 7], [100, 200, 150, 3, 9, 12
 
 describe('decoder graph (onnxruntime-web WASM in Node) against the reference forward pass', () => {
   for (const name of ['tiny-qwen2-target', 'tiny-qwen2-untied-target', 'tiny-qwen2-f32', 'tiny-qwen2-v5']) {
-    it(`${name}: logits of every position within ${TOL}, batch 1`, async () => {
+    it(`${name}: logits of every position within ${TOL}, batch 1, weights as inputs and embedded`, async () => {
       const ckpt = await open(name);
-      const { model, weights } = await modelFor(ckpt);
-      for (const ids of PROMPTS) {
-        const out = await model.forward([ids]);
-        expect(out.dims).toEqual([1, ids.length, ckpt.config.vocabSize]);
-        const want = referenceForward(refConfig(ckpt), weights, ids);
-        expect(maxDiff(out.data, 0, want, ckpt.config.vocabSize)).toBeLessThan(TOL);
+      for (let k = 0; k < 2; k++) {
+        const { model, weights } = await modelFor(ckpt);
+        for (const ids of PROMPTS) {
+          const out = await model.forward([ids]);
+          expect(out.dims).toEqual([1, ids.length, ckpt.config.vocabSize]);
+          const want = referenceForward(refConfig(ckpt), weights, ids);
+          expect(maxDiff(out.data, 0, want, ckpt.config.vocabSize)).toBeLessThan(TOL);
+        }
+        await model.dispose();
       }
-      await model.dispose();
     });
   }
 

@@ -29,27 +29,54 @@ export interface GeneratedRow {
   text?: string;
 }
 
+/**
+ * How weights reach the graph:
+ * - `inputs`: ORT tensors fed on every run (GPU buffers on WebGPU: no copy, a new α needs no new
+ *   session). On the WASM provider every run copies them into the WASM heap.
+ * - `embedded`: host arrays baked into the model as initializers (copied once per session). What
+ *   the CPU paths use: the CLI (one α per command) and the page's WASM fallback (where a new α
+ *   rebuilding the session measured faster than feeding the weights on every run).
+ */
+export type WeightFeed = { kind: 'inputs'; tensors: Record<string, OrtTensor> } | { kind: 'embedded'; arrays: Map<string, Float32Array> };
+
 export class DecoderModel {
   private readonly sessions = new Map<'all' | 'last', Promise<OrtSession>>();
+  private weights: Record<string, OrtTensor> = {};
+  private embedded?: Map<string, Float32Array>;
 
   constructor(
     readonly runtime: OrtRuntime,
     readonly config: ModelConfig,
     readonly spec: DecoderSpec,
-    /** Weight tensors by name; may be replaced (setWeights) without touching the sessions. */
-    private weights: Record<string, OrtTensor>,
+    feed: WeightFeed,
   ) {
-    for (const w of spec.weights) if (!weights[w.name]) throw new StudioError(`weights for the model are missing "${w.name}".`);
+    this.setWeights(feed);
   }
 
-  setWeights(weights: Record<string, OrtTensor>): void {
-    this.weights = weights;
+  /** New weights: `inputs` keep the sessions; `embedded` drops them (rebuilt on the next run). */
+  setWeights(feed: WeightFeed): void {
+    const has = feed.kind === 'inputs' ? (n: string) => n in feed.tensors : (n: string) => feed.arrays.has(n);
+    for (const w of this.spec.weights) if (!has(w.name)) throw new StudioError(`weights for the model are missing "${w.name}".`);
+    if (feed.kind === 'inputs') {
+      this.weights = feed.tensors;
+      if (this.embedded) this.dropSessions();
+      this.embedded = undefined;
+    } else {
+      this.weights = {};
+      this.embedded = feed.arrays;
+      this.dropSessions();
+    }
+  }
+
+  private dropSessions() {
+    for (const s of this.sessions.values()) void s.then((x) => x.release()).catch(() => {});
+    this.sessions.clear();
   }
 
   private session(mode: 'all' | 'last'): Promise<OrtSession> {
     let s = this.sessions.get(mode);
     if (!s) {
-      const graph = buildDecoderGraph(this.config, this.spec, { logits: mode });
+      const graph = buildDecoderGraph(this.config, this.spec, { logits: mode, embedWeights: this.embedded });
       const onGpu = this.runtime.o.provider === 'webgpu' ? Array.from({ length: this.spec.numLayers }, (_, l) => [presentName(l, 'key'), presentName(l, 'value')]).flat() : [];
       s = this.runtime.createSession(graph, onGpu);
       this.sessions.set(mode, s);

@@ -71,6 +71,12 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, elem, dims));
   }
 
+  /** A named initializer (the conventional export: weights stored inside the model file). */
+  initializer(name: string, values: Float32Array, dims: number[]): string {
+    this.initializers.push({ name, dataType: ELEM.float32, dims, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
+    return name;
+  }
+
   /** A small constant baked into the graph (shapes, RoPE frequencies, scalars). */
   constant(t: P.ITensorProto, hint = 'const'): string {
     const name = `${hint}_${this.counter++}`;
