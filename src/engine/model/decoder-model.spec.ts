@@ -125,6 +125,22 @@ describe('decoder graph (onnxruntime-web WASM in Node) against the reference for
     await model.dispose();
   });
 
+  it('stop strings end a row and are cut from its text; other rows go on', async () => {
+    const ckpt = await open('tiny-qwen2-target');
+    const { model } = await modelFor(ckpt);
+    const greedy = await model.generate([PROMPTS[0], PROMPTS[2]], { maxNewTokens: 5, eosTokenIds: [] });
+    // A decoder that spells ids as "<id>": the third token of row 0 becomes the stop string.
+    const decode = (ids: number[]) => ids.map((i) => `<${i}>`).join('');
+    const stop = `<${greedy[0].ids[2]}>`;
+    const res = await model.generate([PROMPTS[0], PROMPTS[2]], { maxNewTokens: 5, eosTokenIds: [], decode, stopStrings: [stop] });
+    const firstStop = greedy[0].ids.findIndex((i) => `<${i}>` === stop);
+    expect(res[0].finishReason).toBe('stop');
+    expect(res[0].ids).toEqual(greedy[0].ids.slice(0, firstStop + 1));
+    expect(res[0].text).toBe(decode(greedy[0].ids.slice(0, firstStop)));
+    if (!greedy[1].ids.map((i) => `<${i}>`).includes(stop)) expect(res[1]).toMatchObject({ finishReason: 'length', ids: greedy[1].ids });
+    await model.dispose();
+  });
+
   it('bad input is refused before running: ids outside the vocabulary, prompts past max_position_embeddings', async () => {
     const ckpt = await open('tiny-qwen2-target');
     const { model } = await modelFor(ckpt);

@@ -1,0 +1,107 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeFixtureDir, type FixtureDir } from '../../../test-support/fixture-dir.ts';
+import { readModelFolder } from '../../../test-support/read-safetensors.ts';
+import { referenceForward } from '../../../test-support/reference-forward.ts';
+import { seededValues } from '../../../test-support/merge-reference.ts';
+import { openCheckpoint } from '../checkpoint/open-checkpoint.ts';
+import { serializeSafetensors, type TensorToSerialize } from '../safetensors/serialize-safetensors.ts';
+import { localFolderSource } from '../sources/local-folder-source.ts';
+import { decoderSpec } from './decoder-graph.ts';
+import { DecoderModel } from './decoder-model.ts';
+import { OrtRuntime, type Ort } from './ort-runtime.ts';
+import { checkpointWeightsF32 } from './weights.ts';
+
+/**
+ * The graph on the other supported layouts, each built here as a small checkpoint and checked
+ * against the float64 reference: Llama (no q/k/v biases), and Qwen3 (q/k RMSNorm per head and an
+ * explicit head_dim that is not hidden_size / heads).
+ */
+let fx: FixtureDir;
+let work: string;
+let ort: Ort;
+beforeAll(async () => {
+  fx = makeFixtureDir();
+  work = mkdtempSync(join(tmpdir(), 'arch-'));
+  ort = (await import('onnxruntime-web')) as unknown as Ort;
+});
+afterAll(() => {
+  fx?.cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const f32 = (values: number[]) => new Uint8Array(new Float32Array(values).buffer);
+
+function writeModel(name: string, config: Record<string, unknown>, tensors: TensorToSerialize[]): string {
+  const dir = join(work, name);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  writeFileSync(join(dir, 'model.safetensors'), serializeSafetensors(tensors));
+  return dir;
+}
+
+async function check(dir: string, headDim: number) {
+  const ckpt = await openCheckpoint(await localFolderSource(dir));
+  const spec = decoderSpec(ckpt.config, new Map([...ckpt.tensors].map(([n, t]) => [n, t.shape])), ckpt.source.label);
+  const weights = await checkpointWeightsF32(ckpt, spec);
+  const runtime = new OrtRuntime({ ort, provider: 'wasm' });
+  const model = new DecoderModel(runtime, ckpt.config, spec, { kind: 'embedded', arrays: weights });
+  const c = ckpt.config;
+  const ids = [3, 1, 4, 1, 5, 9, 2, 6];
+  const out = await model.forward([ids]);
+  const want = referenceForward({ ...c, headDim }, weights, ids);
+  let max = 0;
+  let scale = 0;
+  want.forEach((row, t) => row.forEach((v, i) => ((max = Math.max(max, Math.abs(out.data[t * c.vocabSize + i] - v))), (scale = Math.max(scale, Math.abs(v))))));
+  await model.dispose();
+  return { spec, max, scale };
+}
+
+describe('other architectures against the reference', () => {
+  it('LlamaForCausalLM: no q/k/v biases', async () => {
+    const base = fx.model('tiny-qwen2-untied-target');
+    const config = { ...JSON.parse(readFileSync(join(base, 'config.json'), 'utf8')), architectures: ['LlamaForCausalLM'], model_type: 'llama' };
+    const tensors = [...readModelFolder(base)].filter(([n]) => !n.endsWith('_proj.bias')).map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, data: t.bytes }));
+    const { spec, max, scale } = await check(writeModel('llama', config, tensors), 4);
+    expect([spec.qkvBias, spec.qkNorm]).toEqual([false, false]);
+    expect(scale).toBeGreaterThan(0.05);
+    expect(max).toBeLessThan(1e-5);
+  });
+
+  it('Qwen3ForCausalLM: q/k norms and head_dim 8 ≠ hidden 16 / 4 heads', async () => {
+    const [H, NH, KV, D, I, V, L] = [16, 4, 2, 8, 32, 64, 2];
+    const t = (name: string, shape: number[], seed: number, scale = 0.3, offset = 0): TensorToSerialize => ({
+      name,
+      dtype: 'F32',
+      shape,
+      data: f32(seededValues(shape.reduce((a, b) => a * b, 1), seed, scale).map((x) => x + offset)),
+    });
+    const tensors: TensorToSerialize[] = [t('model.embed_tokens.weight', [V, H], 1, 2), t('model.norm.weight', [H], 2, 0.2, 1)];
+    for (let l = 0; l < L; l++) {
+      const p = `model.layers.${l}`;
+      tensors.push(
+        t(`${p}.input_layernorm.weight`, [H], 10 * l + 3, 0.2, 1),
+        t(`${p}.post_attention_layernorm.weight`, [H], 10 * l + 4, 0.2, 1),
+        t(`${p}.self_attn.q_proj.weight`, [NH * D, H], 10 * l + 5),
+        t(`${p}.self_attn.k_proj.weight`, [KV * D, H], 10 * l + 6),
+        t(`${p}.self_attn.v_proj.weight`, [KV * D, H], 10 * l + 7),
+        t(`${p}.self_attn.o_proj.weight`, [H, NH * D], 10 * l + 8),
+        t(`${p}.self_attn.q_norm.weight`, [D], 10 * l + 9, 0.2, 1),
+        t(`${p}.self_attn.k_norm.weight`, [D], 10 * l + 10, 0.2, 1),
+        t(`${p}.mlp.gate_proj.weight`, [I, H], 10 * l + 11),
+        t(`${p}.mlp.up_proj.weight`, [I, H], 10 * l + 12),
+        t(`${p}.mlp.down_proj.weight`, [H, I], 10 * l + 13),
+      );
+    }
+    const config = {
+      architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', hidden_size: H, intermediate_size: I, num_hidden_layers: L, num_attention_heads: NH,
+      num_key_value_heads: KV, head_dim: D, vocab_size: V, max_position_embeddings: 64, rms_norm_eps: 1e-6, rope_theta: 1000000, tie_word_embeddings: true, torch_dtype: 'float32',
+    };
+    const { spec, max, scale } = await check(writeModel('qwen3', config, tensors), D);
+    expect([spec.qkvBias, spec.qkNorm, spec.headDim]).toEqual([false, true, 8]);
+    expect(scale).toBeGreaterThan(0.5);
+    expect(max / scale).toBeLessThan(1e-5);
+  });
+});
