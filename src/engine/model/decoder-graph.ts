@@ -145,11 +145,9 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
     const y = g.op('Gemm', bias ? [flat, w(weight), w(bias)] : [flat, w(weight)], { transB: 1 });
     return g.op('Reshape', [y, cat(...rows, i64([outFeatures]))]);
   };
-  const rmsNorm = (x: string, weight: string) => {
-    const variance = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
-    const normed = g.op('Mul', [x, g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [variance, g.f32(eps)])])])]);
-    return g.op('Mul', [w(weight), normed]);
-  };
+  // RMSNorm as one node: onnxruntime's SimplifiedLayerNormalization (registered in the ONNX
+  // domain, on the CPU, WASM and WebGPU providers) — x / sqrt(mean(x²) + eps) · weight.
+  const rmsNorm = (x: string, weight: string) => g.op('SimplifiedLayerNormalization', [x, w(weight)], { axis: -1, epsilon: float(eps) });
 
   // RoPE tables for these positions: cos/sin [B, 1, S, D].
   const freqs = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [positions], { to: 1 }), i64([-1])]), g.f32(spec.inverseFrequencies)]);
