@@ -87,6 +87,7 @@ export interface PlaygroundState {
   maxNewTokens: number;
   status: 'idle' | 'loading' | 'generating' | 'error';
   path?: 'gpu-zero-copy' | 'cpu-copy';
+  compute?: 'float32' | 'float16';
   residency?: string;
   output?: PlaygroundOutput;
   error?: string;

@@ -8,10 +8,12 @@ import { float, GraphBuilder, type Elem } from './onnx-builder.ts';
  * same graph runs on onnxruntime-web's WebGPU and WASM providers and in Node.
  *
  * Inputs:  input_ids [B,S] int64, attention_mask [B,P+S] int64 (left padding: 0 = pad),
- *          position_ids [B,S] int64, past_key_values.N.key/value [B,KV,P,D] float32,
+ *          position_ids [B,S] int64, past_key_values.N.key/value [B,KV,P,D] in the compute dtype,
  *          and every weight as an input named like its safetensors tensor (so merged GPU
  *          buffers are fed directly, and a new α needs no new session).
- * Outputs: logits [B,S,V] (or [B,1,V] for the last position), present.N.key/value [B,KV,P+S,D].
+ * Outputs: logits [B,S,V] float32 (or [B,1,V] for the last position), present.N.key/value [B,KV,P+S,D].
+ * Compute dtype float32, or float16 where the device has `shader-f16` (weights, activations and
+ * KV cache in f16; RoPE tables computed in f32; RMSNorm accumulates in f32; logits cast to f32).
  */
 
 export class UnsupportedModelError extends StudioError {}
@@ -22,12 +24,16 @@ const SUPPORTED_ROPE = ['default'];
 export interface DecoderGraphOptions {
   /** 'last': logits of the last position only (generation); 'all': every position (forward). */
   logits: 'all' | 'last';
+  /** Default float32. */
+  compute?: 'float32' | 'float16';
   /**
    * Weights baked in as initializers instead of graph inputs: the conventional "ONNX file with the
    * weights inside", which needs a new session for every α. Used only as a benchmark baseline.
    */
   embedWeights?: Map<string, Float32Array>;
 }
+
+export type ComputeDtype = 'float32' | 'float16';
 
 export interface DecoderSpec {
   numLayers: number;
@@ -114,20 +120,23 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
   const g = new GraphBuilder();
   const { numLayers: L, numHeads: NH, numKvHeads: KV, headDim: D, hiddenSize: H, vocabSize: V } = spec;
   const G = NH / KV;
-  const f32: Elem = 'float32';
+  const f16 = o.compute === 'float16';
+  const dt: Elem = f16 ? 'float16' : 'float32';
+  /** A float constant in the compute dtype. */
+  const c = (v: number | ArrayLike<number>) => (f16 ? g.op('Cast', [g.f32(v)], { to: 10 }) : g.f32(v));
   const eps = config.rmsNormEps;
 
   const ids = g.input('input_ids', 'int64', ['batch', 'sequence']);
   const mask = g.input('attention_mask', 'int64', ['batch', 'total_sequence']);
   const positions = g.input('position_ids', 'int64', ['batch', 'sequence']);
   const past = Array.from({ length: L }, (_, l) => ({
-    key: g.input(pastName(l, 'key'), f32, ['batch', KV, 'past_sequence', D]),
-    value: g.input(pastName(l, 'value'), f32, ['batch', KV, 'past_sequence', D]),
+    key: g.input(pastName(l, 'key'), dt, ['batch', KV, 'past_sequence', D]),
+    value: g.input(pastName(l, 'value'), dt, ['batch', KV, 'past_sequence', D]),
   }));
   const w = (name: string) => name;
   for (const t of spec.weights) {
-    if (o.embedWeights) g.initializer(t.name, o.embedWeights.get(t.name)!, t.shape);
-    else g.input(t.name, f32, t.shape);
+    if (o.embedWeights) g.initializer(t.name, o.embedWeights.get(t.name)!, t.shape, dt);
+    else g.input(t.name, dt, t.shape);
   }
 
   // Dynamic sizes.
@@ -152,8 +161,9 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
   // RoPE tables for these positions: cos/sin [B, 1, S, D].
   const freqs = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [positions], { to: 1 }), i64([-1])]), g.f32(spec.inverseFrequencies)]);
   const emb = g.op('Concat', [freqs, freqs], { axis: -1 });
-  const cos = g.op('Unsqueeze', [g.op('Cos', [emb]), i64([1])]);
-  const sin = g.op('Unsqueeze', [g.op('Sin', [emb]), i64([1])]);
+  const toDt = (x: string) => (f16 ? g.op('Cast', [x], { to: 10 }) : x);
+  const cos = g.op('Unsqueeze', [toDt(g.op('Cos', [emb])), i64([1])]);
+  const sin = g.op('Unsqueeze', [toDt(g.op('Sin', [emb])), i64([1])]);
   const half = i64([D / 2, D / 2]);
   const rope = (x: string) => {
     const [x1, x2] = g.opN('Split', [x, half], { axis: -1 }, { outputs: 2 });
@@ -167,8 +177,9 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
   const causal = g.op('LessOrEqual', [g.op('Unsqueeze', [keyIdx, i64([0])]), g.op('Unsqueeze', [qIdx, i64([1])])]); // [S, T]
   const notPad = g.op('Reshape', [g.op('Cast', [mask], { to: 9 }), cat(B, i64([1, 1, 1]), T)]); // [B,1,1,1,T]
   const visible = g.op('And', [causal, notPad]); // [B,1,1,S,T]
-  const maskBias = g.op('Where', [visible, g.f32(0), g.f32(-3.4028234663852886e38)]);
-  const scale = g.f32(1 / Math.sqrt(D));
+  // The most negative value of the dtype (half of it in f16, so adding a score cannot overflow to −Inf).
+  const maskBias = g.op('Where', [visible, c(0), c(f16 ? -32752 : -3.4028234663852886e38)]);
+  const scale = c(1 / Math.sqrt(D));
 
   let h = g.op('Gather', [w('model.embed_tokens.weight'), ids], { axis: 0 }); // [B, S, H]
   for (let l = 0; l < L; l++) {
@@ -187,8 +198,8 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
     k = rope(k);
     const keys = g.op('Concat', [past[l].key, k], { axis: 2 });
     const values = g.op('Concat', [past[l].value, v], { axis: 2 });
-    g.output(keys, presentName(l, 'key'), f32, ['batch', KV, 'total_sequence', D]);
-    g.output(values, presentName(l, 'value'), f32, ['batch', KV, 'total_sequence', D]);
+    g.output(keys, presentName(l, 'key'), dt, ['batch', KV, 'total_sequence', D]);
+    g.output(values, presentName(l, 'value'), dt, ['batch', KV, 'total_sequence', D]);
     // Grouped-query attention by broadcasting: q [B,KV,G,S,D] against k [B,KV,1,T,D].
     const q5 = g.op('Reshape', [q, cat(B, i64([KV, G]), S, i64([D]))]);
     const k5 = g.op('Unsqueeze', [g.op('Transpose', [keys], { perm: [0, 1, 3, 2] }), i64([2])]); // [B,KV,1,D,T]
@@ -203,13 +214,14 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
     const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
     h = g.op('Add', [h, linear(act, `${p}.mlp.down_proj.weight`, undefined, H, [B, S])]);
   }
+  const toF32 = (x: string) => (f16 ? g.op('Cast', [x], { to: 1 }) : x);
   let final = rmsNorm(h, 'model.norm.weight');
   if (o.logits === 'last') {
     final = g.op('Gather', [final, g.op('Sub', [S, i64([1])])], { axis: 1 }); // [B, 1, H]
     const logits = linear(final, spec.headTensor, undefined, V, [B, i64([1])]);
-    g.output(logits, 'logits', f32, ['batch', 1, V]);
+    g.output(toF32(logits), 'logits', 'float32', ['batch', 1, V]);
   } else {
-    g.output(linear(final, spec.headTensor, undefined, V, [B, S]), 'logits', f32, ['batch', 'sequence', V]);
+    g.output(toF32(linear(final, spec.headTensor, undefined, V, [B, S])), 'logits', 'float32', ['batch', 'sequence', V]);
   }
   return g.toBytes(`${config.architecture} (${o.logits} logits)`);
 }

@@ -9,6 +9,7 @@ import { decoderSpec } from './decoder-graph.ts';
 import { DecoderModel } from './decoder-model.ts';
 import { OrtRuntime, type Ort } from './ort-runtime.ts';
 import { checkpointWeightsF32, mergedWeightsF32 } from './weights.ts';
+import { encodeFromF32 } from '../merge/half-float.ts';
 
 let fx: FixtureDir;
 let ort: Ort;
@@ -150,5 +151,41 @@ describe('decoder graph (onnxruntime-web WASM in Node) against the reference for
       'a prompt of 120 tokens plus 20 new ones exceeds max_position_embeddings (128).',
     );
     await model.dispose();
+  });
+});
+
+describe('float16 compute (what the page uses where the GPU has shader-f16), on the WASM provider', () => {
+  it('logits within float16 rounding of the reference, batch with left padding; KV-cached greedy tokens match full passes', async () => {
+    const ckpt = await open('tiny-qwen2-untied-target');
+    const spec = decoderSpec(ckpt.config, shapes(ckpt), ckpt.source.label);
+    const weights = await checkpointWeightsF32(ckpt, spec);
+    const V = ckpt.config.vocabSize;
+    const f16 = (a: Float32Array) => new Uint16Array(encodeFromF32(a, 'F16').buffer);
+    for (const feed of [
+      { kind: 'embedded' as const, arrays: weights },
+      { kind: 'inputs' as const, tensors: Object.fromEntries(spec.weights.map((w) => [w.name, new ort.Tensor('float16', f16(weights.get(w.name)!), w.shape)])) },
+    ]) {
+      const model = new DecoderModel(runtime, ckpt.config, spec, feed, 'float16');
+      const out = await model.forward(PROMPTS);
+      const S = Math.max(...PROMPTS.map((p) => p.length));
+      let worst = 0;
+      let scale = 0;
+      PROMPTS.forEach((ids, b) => {
+        const want = referenceForward(refConfig(ckpt), weights, ids);
+        worst = Math.max(worst, maxDiff(out.data, (b * S + (S - ids.length)) * V, want, V));
+        want.forEach((row) => row.forEach((v) => (scale = Math.max(scale, Math.abs(v)))));
+      });
+      // f16 keeps 11 significant bits: errors of a few 1e-3 relative to the logit scale.
+      expect(worst / scale, feed.kind).toBeLessThan(1e-2);
+      expect(worst, feed.kind).toBeGreaterThan(0); // really computed in f16, not silently in f32
+      const gen = await model.generate([PROMPTS[1]], { maxNewTokens: 4, eosTokenIds: [] });
+      const seq = [...PROMPTS[1]];
+      for (const id of gen[0].ids) {
+        const logits = (await model.forward([seq])).data.subarray((seq.length - 1) * V, seq.length * V);
+        expect(id).toBe(logits.indexOf(Math.max(...logits)));
+        seq.push(id);
+      }
+      await model.dispose();
+    }
   });
 });

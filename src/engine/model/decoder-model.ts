@@ -1,6 +1,6 @@
 import type { ModelConfig } from '../checkpoint/model-config.ts';
 import { StudioError } from '../errors.ts';
-import { buildDecoderGraph, pastName, presentName, type DecoderSpec } from './decoder-graph.ts';
+import { buildDecoderGraph, pastName, presentName, type ComputeDtype, type DecoderSpec } from './decoder-graph.ts';
 import type { OrtRuntime, OrtSession, OrtTensor } from './ort-runtime.ts';
 import { pickToken, seededRandom, type SamplingOptions } from './sampling.ts';
 
@@ -49,6 +49,8 @@ export class DecoderModel {
     readonly config: ModelConfig,
     readonly spec: DecoderSpec,
     feed: WeightFeed,
+    /** float16 where the device has shader-f16 (input weights must then be float16 tensors). */
+    readonly compute: ComputeDtype = 'float32',
   ) {
     this.setWeights(feed);
   }
@@ -76,7 +78,7 @@ export class DecoderModel {
   private session(mode: 'all' | 'last'): Promise<OrtSession> {
     let s = this.sessions.get(mode);
     if (!s) {
-      const graph = buildDecoderGraph(this.config, this.spec, { logits: mode, embedWeights: this.embedded });
+      const graph = buildDecoderGraph(this.config, this.spec, { logits: mode, embedWeights: this.embedded, compute: this.compute });
       const onGpu = this.runtime.o.provider === 'webgpu' ? Array.from({ length: this.spec.numLayers }, (_, l) => [presentName(l, 'key'), presentName(l, 'value')]).flat() : [];
       s = this.runtime.createSession(graph, onGpu);
       this.sessions.set(mode, s);
@@ -121,9 +123,10 @@ export class DecoderModel {
       attention_mask: new Tensor('int64', mask, [B, S]),
       position_ids: new Tensor('int64', pos, [B, S]),
     };
+    const empty = () => (this.compute === 'float16' ? new Tensor('float16', new Uint16Array(0), [B, KV, 0, D]) : new Tensor('float32', new Float32Array(0), [B, KV, 0, D]));
     for (let l = 0; l < L; l++) {
-      feeds[pastName(l, 'key')] = new Tensor('float32', new Float32Array(0), [B, KV, 0, D]);
-      feeds[pastName(l, 'value')] = new Tensor('float32', new Float32Array(0), [B, KV, 0, D]);
+      feeds[pastName(l, 'key')] = empty();
+      feeds[pastName(l, 'value')] = empty();
     }
     return { feeds, S, mask, pos };
   }

@@ -2,7 +2,7 @@ import type { Checkpoint } from '../checkpoint/open-checkpoint.ts';
 import { CpuTensorMerger } from '../merge/cpu-tensor-merger.ts';
 import { planMerge, type MergePlan, type VocabPolicy } from '../merge/merge-plan.ts';
 import { ResidentMerge, type ResidencyOptions } from '../merge/resident-merge.ts';
-import { decoderSpec, type DecoderSpec } from './decoder-graph.ts';
+import { decoderSpec, type ComputeDtype, type DecoderSpec } from './decoder-graph.ts';
 import { DecoderModel, type GenerateOptions, type GeneratedRow, type WeightFeed } from './decoder-model.ts';
 import { OrtRuntime, type Ort } from './ort-runtime.ts';
 import { StudioTokenizer } from './tokenizer.ts';
@@ -22,6 +22,8 @@ export interface LiveModelOptions {
   device?: GPUDevice;
   vocabPolicy?: VocabPolicy;
   residency?: ResidencyOptions;
+  /** float16 where the device has shader-f16 (WebGPU only); float32 otherwise. */
+  compute?: ComputeDtype;
 }
 
 export class LiveModel {
@@ -40,6 +42,10 @@ export class LiveModel {
     return this.resident ? 'gpu-zero-copy' : 'cpu-copy';
   }
 
+  get compute(): ComputeDtype {
+    return this.model.compute;
+  }
+
   get residencyExplanation(): string | undefined {
     return this.resident?.residency.explanation;
   }
@@ -52,14 +58,15 @@ export class LiveModel {
     const runtime = new OrtRuntime({ ort: o.ort, provider: o.device ? 'webgpu' : 'wasm', device: o.device });
     let resident: ResidentMerge | undefined;
     let feed: WeightFeed;
+    const compute: ComputeDtype = o.device && o.compute === 'float16' ? 'float16' : 'float32';
     if (o.device) {
-      resident = await ResidentMerge.create(o.device, plan, o.residency);
+      resident = await ResidentMerge.create(o.device, plan, { ...o.residency, outDtype: compute === 'float16' ? 'F16' : 'F32' });
       const outputs = resident.outputs;
-      feed = { kind: 'inputs', tensors: Object.fromEntries(spec.weights.map((w) => [w.name, o.ort.Tensor.fromGpuBuffer(outputs.get(w.name)!.buffer, { dataType: 'float32', dims: w.shape })])) };
+      feed = { kind: 'inputs', tensors: Object.fromEntries(spec.weights.map((w) => [w.name, o.ort.Tensor.fromGpuBuffer(outputs.get(w.name)!.buffer, { dataType: compute, dims: w.shape })])) };
     } else {
       feed = { kind: 'embedded', arrays: new Map(spec.weights.map((w) => [w.name, new Float32Array(w.shape.reduce((a, b) => a * b, 1))])) };
     }
-    const model = new DecoderModel(runtime, target.config, spec, feed);
+    const model = new DecoderModel(runtime, target.config, spec, feed, compute);
     return new LiveModel(plan, spec, model, runtime, tokenizer, resident);
   }
 

@@ -1,4 +1,5 @@
 import onnxProto, { type onnx as P } from 'onnx-proto';
+import { encodeFromF32 } from '../merge/half-float.ts';
 
 // onnx-proto is CommonJS: Node's ESM loader exposes it only as a default export.
 const { onnx } = onnxProto;
@@ -72,8 +73,9 @@ export class GraphBuilder {
   }
 
   /** A named initializer (the conventional export: weights stored inside the model file). */
-  initializer(name: string, values: Float32Array, dims: number[]): string {
-    this.initializers.push({ name, dataType: ELEM.float32, dims, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
+  initializer(name: string, values: Float32Array, dims: number[], elem: 'float32' | 'float16' = 'float32'): string {
+    const raw = elem === 'float16' ? encodeFromF32(values, 'F16') : new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    this.initializers.push({ name, dataType: ELEM[elem], dims, rawData: raw });
     return name;
   }
 

@@ -34,8 +34,14 @@ async function liveModel(): Promise<LiveModel> {
   const withGpu = st().gpu.status === 'ready';
   const model = (async () => {
     const ort = (withGpu ? await import('onnxruntime-web/webgpu') : await import('onnxruntime-web')) as unknown as Ort;
-    const device = withGpu ? (await gpuContext()).device : undefined;
-    return LiveModel.create({ trio: { sft: trio.sft!, rl: trio.rl!, target: trio.target! }, ort, device, vocabPolicy: st().merge.vocabPolicy });
+    const ctx = withGpu ? await gpuContext() : undefined;
+    return LiveModel.create({
+      trio: { sft: trio.sft!, rl: trio.rl!, target: trio.target! },
+      ort,
+      device: ctx?.device,
+      compute: ctx?.hasShaderF16 ? 'float16' : 'float32',
+      vocabPolicy: st().merge.vocabPolicy,
+    });
   })();
   live = { key, model };
   model.catch(() => live?.model === model && (live = undefined));
@@ -67,7 +73,7 @@ async function runOnce(): Promise<void> {
     const fresh = live?.key !== trioKey();
     patch({ status: fresh ? 'loading' : 'generating', error: undefined });
     const m = await liveModel();
-    patch({ status: 'generating', path: m.path, residency: m.residencyExplanation });
+    patch({ status: 'generating', path: m.path, compute: m.compute, residency: m.residencyExplanation });
     const remerge = m.alpha === alpha ? { ms: 0 } : await m.setAlpha(alpha);
     const { prompt, chat, maxNewTokens } = st().playground;
     const tok = m.tokenizer;
