@@ -10,9 +10,10 @@ export type { ChunkInput, ChunkResult } from './tensor-merger.ts';
  * Largest chunk of one tensor merged in one dispatch, in elements. Bounded by the device's
  * storage-binding limit (an f32 chunk must fit one binding) and by this cap, which keeps
  * host + GPU memory at a few hundred MB whatever the model size (a Qwen2.5-1.5B embedding
- * is 467 MB in bf16; WebGPU's default binding limit is 128 MiB).
+ * is 467 MB in bf16; WebGPU's default binding limit is 128 MiB): two buffer sets of 5 × 32 MiB.
  */
-export const MAX_CHUNK_ELEMENTS = 16 * 1024 * 1024;
+export const MAX_CHUNK_ELEMENTS = 8 * 1024 * 1024;
+
 
 /**
  * Owns the GPU buffers for merging one chunk at a time: sized for the largest chunk once,
@@ -21,19 +22,12 @@ export const MAX_CHUNK_ELEMENTS = 16 * 1024 * 1024;
 export class GpuTensorMerger implements TensorMerger {
   readonly kind = 'gpu' as const;
   readonly chunkElements: number;
-  private buffers?: {
-    target: GPUBuffer;
-    sft: GPUBuffer;
-    rl: GPUBuffer;
-    out: GPUBuffer;
-    readback: GPUBuffer;
-    nonFinite: GPUBuffer;
-    counts: GPUBuffer;
-    params: GPUBuffer;
-    statsParams: GPUBuffer;
-    partials: GPUBuffer;
-    partialsReadback: GPUBuffer;
-  };
+  /**
+   * Two buffer sets used in turn, so chunk k+1 can be uploaded and dispatched while chunk k is
+   * still being computed or read back (the executor keeps two chunks in flight).
+   */
+  private readonly slots: Slot[] = [{ capacity: 0, busy: Promise.resolve() }, { capacity: 0, busy: Promise.resolve() }];
+  private turn = 0;
 
   private lost?: GPUDeviceLostInfo;
 
@@ -47,21 +41,19 @@ export class GpuTensorMerger implements TensorMerger {
     this.chunkElements = Math.max(2, Math.min(chunkElements, byLimit) & ~1);
   }
 
-  private capacity = 0;
-
   /**
-   * Buffers sized for the largest chunk seen so far (not for chunkElements up front): a model whose
-   * tensors are all small never allocates 5 × 64 MiB.
+   * A slot's buffers sized for the largest chunk it has seen (not for chunkElements up front): a
+   * model whose tensors are all small never allocates 2 × 5 × 32 MiB.
    */
-  private ensureBuffers(count: number) {
-    if (this.buffers && count <= this.capacity) return this.buffers;
-    const previous = this.capacity;
-    this.destroy();
-    this.capacity = Math.min(this.chunkElements, Math.ceil(Math.max(count, 2 * previous) / 65536) * 65536);
-    const bytes = this.capacity * 4;
+  private ensureBuffers(slot: Slot, count: number): Buffers {
+    if (slot.buffers && count <= slot.capacity) return slot.buffers;
+    const previous = slot.capacity;
+    destroyBuffers(slot);
+    slot.capacity = Math.min(this.chunkElements, Math.ceil(Math.max(count, 2 * previous) / 65536) * 65536);
+    const bytes = slot.capacity * 4;
     const mk = (label: string, size: number, usage: number) => this.device.createBuffer({ label, size, usage });
     const S = GPUBufferUsage;
-    this.buffers = {
+    slot.buffers = {
       target: mk('merge target chunk', bytes, S.STORAGE | S.COPY_DST),
       sft: mk('merge sft chunk', bytes, S.STORAGE | S.COPY_DST),
       rl: mk('merge rl chunk', bytes, S.STORAGE | S.COPY_DST),
@@ -74,13 +66,26 @@ export class GpuTensorMerger implements TensorMerger {
       partials: mk('stats partials', STATS_PARTIAL_BYTES, S.STORAGE | S.COPY_SRC),
       partialsReadback: mk('stats partials readback', STATS_PARTIAL_BYTES, S.MAP_READ | S.COPY_DST),
     };
-    return this.buffers;
+    return slot.buffers;
   }
 
-  /** Merges one chunk (count ≤ chunkElements) and returns the output bytes and non-finite counts. */
-  async mergeChunk(c: ChunkInput): Promise<ChunkResult> {
+  /**
+   * Merges one chunk (count ≤ chunkElements) and returns the output bytes and non-finite counts.
+   * Up to two calls may be outstanding at once; each uses its own buffer set.
+   */
+  mergeChunk(c: ChunkInput): Promise<ChunkResult> {
+    const slot = this.slots[this.turn++ % this.slots.length];
+    const run = slot.busy.then(() => this.mergeChunkGuarded(slot, c));
+    slot.busy = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async mergeChunkGuarded(slot: Slot, c: ChunkInput): Promise<ChunkResult> {
     try {
-      return await this.mergeChunkOnDevice(c);
+      return await this.mergeChunkOnDevice(slot, c);
     } catch (e) {
       // A lost device rejects mapAsync (OperationError/AbortError): say so in words a user can act on.
       if (this.lost || (e instanceof DOMException && (e.name === 'OperationError' || e.name === 'AbortError'))) {
@@ -91,10 +96,10 @@ export class GpuTensorMerger implements TensorMerger {
     }
   }
 
-  private async mergeChunkOnDevice(c: ChunkInput): Promise<ChunkResult> {
+  private async mergeChunkOnDevice(slot: Slot, c: ChunkInput): Promise<ChunkResult> {
     if (this.lost) throw new DOMException('device lost', 'OperationError');
     if (c.count > this.chunkElements) throw new RangeError(`chunk of ${c.count} elements exceeds ${this.chunkElements}`);
-    const b = this.ensureBuffers(c.count);
+    const b = this.ensureBuffers(slot, c.count);
     const q = this.device.queue;
     const upload = (buf: GPUBuffer, bytes: Uint8Array) => {
       // writeBuffer needs a multiple of 4 bytes: an odd count of 16-bit elements is padded.
@@ -147,8 +152,9 @@ export class GpuTensorMerger implements TensorMerger {
       encoder.copyBufferToBuffer(b.nonFinite, 0, b.counts, 0, 16);
     }
     q.submit([encoder.finish()]);
-    const oom = await this.device.popErrorScope();
-    const invalid = await this.device.popErrorScope();
+    // Both scopes popped before any await: another chunk's push/pop cannot interleave.
+    const [oomScope, invalidScope] = [this.device.popErrorScope(), this.device.popErrorScope()];
+    const [oom, invalid] = await Promise.all([oomScope, invalidScope]);
     if (oom || invalid) {
       throw new StudioError(`GPU ${oom ? 'out of memory' : 'validation error'} while merging ${c.label}: ${(oom ?? invalid)!.message}`);
     }
@@ -171,11 +177,35 @@ export class GpuTensorMerger implements TensorMerger {
   }
 
   destroy(): void {
-    if (!this.buffers) return;
-    for (const buf of Object.values(this.buffers)) buf.destroy();
-    this.buffers = undefined;
-    this.capacity = 0;
+    for (const slot of this.slots) destroyBuffers(slot);
   }
+}
+
+interface Buffers {
+  target: GPUBuffer;
+  sft: GPUBuffer;
+  rl: GPUBuffer;
+  out: GPUBuffer;
+  readback: GPUBuffer;
+  nonFinite: GPUBuffer;
+  counts: GPUBuffer;
+  params: GPUBuffer;
+  statsParams: GPUBuffer;
+  partials: GPUBuffer;
+  partialsReadback: GPUBuffer;
+}
+interface Slot {
+  buffers?: Buffers;
+  capacity: number;
+  /** Settles when the slot's last chunk is done with its buffers. */
+  busy: Promise<void>;
+}
+
+function destroyBuffers(slot: Slot) {
+  if (!slot.buffers) return;
+  for (const buf of Object.values(slot.buffers)) buf.destroy();
+  slot.buffers = undefined;
+  slot.capacity = 0;
 }
 
 function padTo4(bytes: Uint8Array): Uint8Array {

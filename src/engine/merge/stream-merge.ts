@@ -4,13 +4,13 @@ import { safetensorsHeaderBytes, type HeaderEntry } from '../safetensors/seriali
 import { decodeToF32, encodeFromF32 } from './half-float.ts';
 import { INDEX_FILE, shardIndexJson, type MergePlan, type PlannedTensor, type TensorRef } from './merge-plan.ts';
 import type { OutputFolder } from './output/output-folder.ts';
-import { addStats, emptyStats, type ChunkStats, type TensorMerger } from './tensor-merger.ts';
+import { addStats, emptyStats, type ChunkResult, type ChunkStats, type TensorMerger } from './tensor-merger.ts';
 
 /**
  * Runs a MergePlan tensor by tensor and chunk by chunk: ranged reads of the three inputs
- * (prefetched a few chunks ahead, so reads overlap the merge), one merger call per chunk, and
- * the output bytes streamed straight into safetensors files. Host memory holds at most
- * (prefetch + 1) chunks of inputs plus one of output, whatever the model size.
+ * (prefetched a few chunks ahead, so reads overlap the merge), one merger call per chunk (two
+ * in flight on the GPU, so uploads overlap compute), and the output bytes streamed straight into
+ * safetensors files. Host memory holds a few chunks of inputs and outputs, whatever the model size.
  */
 
 export interface VectorStats {
@@ -195,28 +195,46 @@ export async function runMerge(o: MergeRunOptions): Promise<MergeReport> {
 
   try {
     refill();
-    while (queue.length) {
-      if (o.signal?.aborted) throw new StudioError('The merge was cancelled; nothing was saved.');
+    // Chunks being merged: two at once on the GPU (upload and dispatch of one overlap the
+    // compute and readback of the other), one on the CPU. Results are written in order.
+    const computeDepth = merger.kind === 'gpu' ? 2 : 1;
+    const computing: Array<{ job: Job; inputs: Inputs; result: Promise<ChunkResult | Uint8Array> }> = [];
+    const start = async () => {
       const { job, inputs: pending } = queue.shift()!;
       refill();
       const inputs = await pending;
       bytesRead += inputs.bytes;
       const t = job.tensor;
+      const result: Promise<ChunkResult | Uint8Array> =
+        job.kind === 'copy'
+          ? Promise.resolve(castChunk(inputs.target!, t.target!.dtype, t.dtype, job.count))
+          : merger.mergeChunk({
+              target: needTarget && inputs.target ? { dtype: t.target!.dtype, bytes: inputs.target } : undefined,
+              sft: { dtype: t.sft!.dtype, bytes: inputs.sft! },
+              rl: { dtype: t.rl!.dtype, bytes: inputs.rl! },
+              count: job.count,
+              alpha: o.alpha,
+              outDtype: t.dtype,
+              label: job.start === 0 && job.count === t.mergedElements ? t.name : `${t.name} [${job.start}, ${job.start + job.count})`,
+              stats: o.stats,
+              output: writing,
+            });
+      result.catch(() => {}); // surfaced when awaited in order below
+      computing.push({ job, inputs, result });
+    };
+    while (queue.length || computing.length) {
+      if (o.signal?.aborted) throw new StudioError('The merge was cancelled; nothing was saved.');
+      if (queue.length && computing.length < computeDepth) {
+        await start();
+        continue;
+      }
+      const { job, inputs, result } = computing.shift()!;
+      const t = job.tensor;
+      const res = await result;
       let bytes: Uint8Array;
-      if (job.kind === 'copy') {
-        bytes = castChunk(inputs.target!, t.target!.dtype, t.dtype, job.count);
+      if (res instanceof Uint8Array) {
+        bytes = res;
       } else {
-        const res = await merger.mergeChunk({
-          target: needTarget && inputs.target ? { dtype: t.target!.dtype, bytes: inputs.target } : undefined,
-          sft: { dtype: t.sft!.dtype, bytes: inputs.sft! },
-          rl: { dtype: t.rl!.dtype, bytes: inputs.rl! },
-          count: job.count,
-          alpha: o.alpha,
-          outDtype: t.dtype,
-          label: job.start === 0 && job.count === t.mergedElements ? t.name : `${t.name} [${job.start}, ${job.start + job.count})`,
-          stats: o.stats,
-          output: writing,
-        });
         bytes = res.bytes;
         reports[job.index].nan += res.nan;
         reports[job.index].inf += res.inf;

@@ -9,14 +9,17 @@ export const DTYPE_CODE: Record<SupportedDtype, number> = { F32: 0, F16: 1, BF16
 const WORKGROUP_SIZE = 256;
 const PARAMS = wgslStructLayout(shaderSource, 'Params');
 
-const pipelines = new WeakMap<GPUDevice, GPUComputePipeline>();
+type Entry = 'main' | 'resident';
+const pipelines = new WeakMap<GPUDevice, Map<Entry, GPUComputePipeline>>();
 
-function pipelineFor(device: GPUDevice): GPUComputePipeline {
-  let p = pipelines.get(device);
+function pipelineFor(device: GPUDevice, entryPoint: Entry): GPUComputePipeline {
+  let byEntry = pipelines.get(device);
+  if (!byEntry) pipelines.set(device, (byEntry = new Map()));
+  let p = byEntry.get(entryPoint);
   if (!p) {
     const module = device.createShaderModule({ label: 'task-vector-merge.wgsl', code: codecSource + shaderSource });
-    p = device.createComputePipeline({ label: 'task-vector-merge', layout: 'auto', compute: { module, entryPoint: 'main' } });
-    pipelines.set(device, p);
+    p = device.createComputePipeline({ label: `task-vector-merge ${entryPoint}`, layout: 'auto', compute: { module, entryPoint } });
+    byEntry.set(entryPoint, p);
   }
   return p;
 }
@@ -61,11 +64,11 @@ export function encodeMerge(device: GPUDevice, encoder: GPUCommandEncoder, d: Me
       sft_dtype: DTYPE_CODE[d.dtypes.sft],
       rl_dtype: DTYPE_CODE[d.dtypes.rl],
       out_dtype: DTYPE_CODE[d.dtypes.out],
-      mode: d.mode === 'vector' ? 1 : d.mode === 'resident' ? 2 : 0,
+      mode: d.mode === 'vector' ? 1 : 0,
       row_pitch: x * WORKGROUP_SIZE,
     }),
   );
-  const pipeline = pipelineFor(device);
+  const pipeline = pipelineFor(device, d.mode === 'resident' ? 'resident' : 'main');
   const bind = device.createBindGroup({
     label: `merge ${d.label}`,
     layout: pipeline.getBindGroupLayout(0),
