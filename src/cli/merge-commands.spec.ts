@@ -161,3 +161,18 @@ describe('the real binary', () => {
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
+
+describe('--device', () => {
+  it('gpu on a machine without one: exit 2 saying so, nothing written; a bad value: exit 2', async () => {
+    const noGpu = !existsSync('/dev/nvidia0') && !(existsSync('/dev/dri') && readdirSync('/dev/dri').some((f) => f.startsWith('renderD')));
+    if (noGpu) {
+      const dir = out();
+      const r = await cli('merge', ...trio(), '--alpha', '1', '--out', dir, '--device', 'gpu');
+      expect([r.code, r.stderr]).toEqual([2, ['studio merge: --device gpu: this machine has no GPU (no /dev/nvidia0 or /dev/dri render node); use --device cpu or auto.']]);
+      expect(existsSync(dir)).toBe(false);
+      expect(readdirSync(work).filter((f) => f.includes('.partial'))).toEqual([]);
+    }
+    const bad = await cli('merge', ...trio(), '--alpha', '1', '--out', out(), '--device', 'tpu');
+    expect([bad.code, bad.stderr]).toEqual([2, ['studio merge: --device must be auto, gpu or cpu, got "tpu".']]);
+  });
+});

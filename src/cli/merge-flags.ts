@@ -71,6 +71,11 @@ export async function mergerFor(args: ParsedArgs, io: CliIO): Promise<TensorMerg
     if (choice === 'auto') io.stderr('studio: no GPU found; merging with the CPU path (bit-identical to the WGSL kernels).');
     return new CpuTensorMerger();
   }
+  if (!hasSystemVulkanDriver()) {
+    // Dawn would fall back to SwiftShader, a software GPU that is slower than the CPU path (and
+    // unstable in Node on some VMs): refuse rather than crash.
+    throw new UsageError('--device gpu: this machine has no GPU (no /dev/nvidia0 or /dev/dri render node); use --device cpu or auto.');
+  }
   const { device } = await nodeGpu();
   return new GpuTensorMerger(device);
 }
