@@ -62,5 +62,6 @@ test('a corrupted safetensors file gets one clear message naming the file', asyn
 test('the demo trio loads from the studio itself', async ({ page }) => {
   await page.goto('/');
   await page.getByRole('button', { name: 'Load the demo trio' }).click();
-  await expect(page.getByTestId('verdict-headline')).toHaveText('Compatible: 26 tensors receive α·v.');
+  // The embedded demo: untied heads, 27 tensors (scripts/fixtures/demo-arithmetic.ts).
+  await expect(page.getByTestId('verdict-headline')).toHaveText('Compatible: 27 tensors receive α·v.');
 });

@@ -13,6 +13,8 @@ import { dropFolder, FIXTURES } from './helpers.ts';
  */
 const models = (name: string) => join(FIXTURES, 'models', name);
 const fixture = (name: string) => readModelFolder(models(name));
+/** The embedded demo trio "Load the demo trio" loads. */
+const demo = (role: 'sft' | 'rl' | 'target') => fixture(`demo-arith-${role}`);
 const d = (t: RawTensor) => decode(t.bytes, t.dtype as SupportedDtype);
 
 async function loadDemo(page: Page) {
@@ -53,7 +55,12 @@ function tensorsOf(bytes: number[]): Map<string, RawTensor> {
 }
 
 test('vector statistics on the GPU: a layer × module heatmap whose values match the float64 reference', async ({ page }) => {
-  await loadDemo(page);
+  // The tiny fixture trio (every tensor moved by the fine-tune), dropped like a user would.
+  await page.goto('/');
+  await dropFolder(page, page.getByTestId('slot-sft'), models('tiny-qwen2-sft'));
+  await dropFolder(page, page.getByTestId('slot-rl'), models('tiny-qwen2-rl'));
+  await dropFolder(page, page.getByTestId('slot-target'), models('tiny-qwen2-target'));
+  await expect(page.getByTestId('merge-panel')).toBeVisible();
   await page.getByRole('button', { name: 'Vector statistics' }).click();
   const job = page.getByTestId('merge-job');
   await expect(job).toHaveAttribute('data-status', 'done');
@@ -88,14 +95,14 @@ test('save merged model: streamed into the picked folder, every tensor bit-exact
   await expect(page.getByTestId('merge-message')).toContainText('Saved the merged model (α = 0.5) to "merged-alpha-0p5"');
   const files = await readOpfsFolder(page, 'merged-alpha-0p5');
   expect(Object.keys(files).sort()).toEqual(['config.json', 'generation_config.json', 'mergekit_config.yml', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
-  const [S, R, T] = ['sft', 'rl', 'target'].map((n) => fixture(`tiny-qwen2-${n}`));
+  const [S, R, T] = (['sft', 'rl', 'target'] as const).map(demo);
   const merged = tensorsOf(files['model.safetensors']);
   expect(merged.size).toBe(T.size);
   for (const [name, t] of T) {
     const want = referenceMerge(d(t), d(S.get(name)!), d(R.get(name)!), 0.5, 'BF16');
     expect(Buffer.from(merged.get(name)!.bytes).equals(Buffer.from(want)), name).toBe(true);
   }
-  expect(Buffer.from(files['config.json']).equals(readFileSync(join(models('tiny-qwen2-target'), 'config.json')))).toBe(true);
+  expect(Buffer.from(files['config.json']).equals(readFileSync(join(models('demo-arith-target'), 'config.json')))).toBe(true);
   const recipe = Buffer.from(files['mergekit_config.yml']).toString('utf8');
   expect(recipe).toContain('merge_method: linear');
   expect(recipe).toMatch(/weight: -0\.5[\s\S]*weight: 0\.5/);
@@ -120,7 +127,7 @@ test('without a folder picker: saved to the origin-private file system and offer
   const download = await downloadPromise;
   const path = await download.path();
   const vector = tensorsOf([...readFileSync(path)]);
-  const [S, R] = ['sft', 'rl'].map((n) => fixture(`tiny-qwen2-${n}`));
+  const [S, R] = (['sft', 'rl'] as const).map(demo);
   for (const [name, s] of S) {
     expect(vector.get(name)!.dtype).toBe('F32');
     expect(Buffer.from(vector.get(name)!.bytes).equals(Buffer.from(referenceMerge(undefined, d(s), d(R.get(name)!), 1, 'F32'))), name).toBe(true);

@@ -1,26 +1,35 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import type { SupportedDtype } from '../src/engine/safetensors/dtypes.ts';
-import { openCheckpoint } from '../src/engine/checkpoint/open-checkpoint.ts';
-import { StudioTokenizer } from '../src/engine/model/tokenizer.ts';
-import { localFolderSource } from '../src/engine/sources/local-folder-source.ts';
 import { decode, referenceMerge } from '../test-support/merge-reference.ts';
 import { readModelFolder } from '../test-support/read-safetensors.ts';
 import { referenceForward } from '../test-support/reference-forward.ts';
 import { FIXTURES } from './helpers.ts';
 
 /**
- * What a user does: load the demo trio, type a prompt, Generate, then move α and watch the answer
- * change. The page's tokens are checked against greedy decoding with the float64 reference of the
- * same merge (prompt encoded with the checkpoint's tokenizer and chat template).
+ * What a user does: load the demo trio (a vector that carries a+b mod 10), type a sum, Generate,
+ * then move α and watch the answer change. The page's tokens are checked against greedy decoding
+ * with the float64 reference of the same merge.
  */
-const CONFIG = { hiddenSize: 16, intermediateSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 4, vocabSize: 288, rmsNormEps: 1e-6, ropeTheta: 10000 };
 const model = (n: string) => join(FIXTURES, 'models', n);
+const config = JSON.parse(readFileSync(join(model('demo-arith-target'), 'config.json'), 'utf8'));
+const CONFIG = {
+  hiddenSize: config.hidden_size,
+  intermediateSize: config.intermediate_size,
+  numLayers: config.num_hidden_layers,
+  numHeads: config.num_attention_heads,
+  numKvHeads: config.num_key_value_heads,
+  headDim: config.hidden_size / config.num_attention_heads,
+  vocabSize: config.vocab_size,
+  rmsNormEps: config.rms_norm_eps,
+  ropeTheta: config.rope_theta,
+};
+const demo = JSON.parse(readFileSync(join(model('demo-arith-target'), 'demo.json'), 'utf8')) as { prompts: { text: string; ids: number[]; answerId: number }[] };
 
-async function expectedIds(prompt: string, alpha: number, maxNew: number): Promise<number[]> {
-  const tok = await StudioTokenizer.load(await openCheckpoint(await localFolderSource(model('tiny-qwen2-target'))));
-  const ids = tok.encode(tok.applyChatTemplate([{ role: 'user', content: prompt }]));
-  const [S, R, T] = ['sft', 'rl', 'target'].map((n) => readModelFolder(model(`tiny-qwen2-${n}`)));
+function expectedIds(prompt: string, alpha: number, maxNew: number): number[] {
+  const ids = demo.prompts.find((p) => p.text === prompt)!.ids;
+  const [S, R, T] = ['sft', 'rl', 'target'].map((n) => readModelFolder(model(`demo-arith-${n}`)));
   const d = (t: { bytes: Uint8Array; dtype: string }) => decode(t.bytes, t.dtype as SupportedDtype);
   const w = new Map<string, Float64Array>();
   for (const [name, t] of T) {
@@ -30,51 +39,49 @@ async function expectedIds(prompt: string, alpha: number, maxNew: number): Promi
   const seq = [...ids];
   for (let k = 0; k < maxNew; k++) {
     const last = referenceForward(CONFIG, w, seq).at(-1)!;
-    const next = last.indexOf(Math.max(...last));
-    seq.push(next);
-    if (tok.eosTokenIds.includes(next)) break;
+    seq.push(last.indexOf(Math.max(...last)));
   }
   return seq.slice(ids.length);
 }
 
-async function generateAt(page: Page, alpha: number | undefined) {
-  if (alpha !== undefined) await page.getByLabel('alpha', { exact: true }).fill(String(alpha));
+async function idsAt(page: Page, alpha: number) {
+  await page.getByLabel('alpha', { exact: true }).fill(String(alpha));
   const out = page.getByTestId('playground-output');
-  if (alpha !== undefined) await expect(out).toHaveAttribute('data-alpha', String(alpha), { timeout: 30_000 });
+  await expect(out).toHaveAttribute('data-alpha', String(alpha), { timeout: 30_000 });
   return (await out.getAttribute('data-ids'))!.split(',').filter(Boolean).map(Number);
 }
 
-test('playground on WebGPU: Generate, then move α; tokens equal the reference at each α and the session is reused', async ({ page }) => {
+test('playground on WebGPU: "3+4=" answers 7 at α = 1 and not at α = −1; tokens equal the reference at each α; the session is reused', async ({ page }) => {
   await page.goto('/');
   await page.getByRole('button', { name: 'Load the demo trio' }).click();
   const pg = page.getByTestId('playground');
-  await pg.getByLabel('prompt').fill('What is 3 + 4?');
-  await pg.getByLabel('max new tokens').fill('6');
+  await pg.getByLabel('prompt').fill('3+4=');
   await pg.getByRole('button', { name: 'Generate' }).click();
-  await expect(page.getByTestId('playground-output')).toHaveAttribute('data-alpha', '1', { timeout: 30_000 });
-  const atOne = await expectedIds('What is 3 + 4?', 1, 6);
-  expect(await generateAt(page, undefined)).toEqual(atOne);
-  console.log(`[e2e] α=1 → ${atOne.join(',')}`);
+  const out = page.getByTestId('playground-output');
+  await expect(out).toHaveAttribute('data-alpha', '1', { timeout: 30_000 });
+  await expect(out.locator('pre')).toHaveText('7');
+  expect((await out.getAttribute('data-ids'))!.split(',').map(Number)).toEqual(expectedIds('3+4=', 1, 1));
   await expect(page.getByTestId('playground-meta')).toContainText('on the GPU (buffers shared with onnxruntime, no copy)');
-  for (const alpha of [-1, 40]) {
-    const want = await expectedIds('What is 3 + 4?', alpha, 6);
-    console.log(`[e2e] α=${alpha} → ${want.join(',')}`);
-    expect(await generateAt(page, alpha), `α=${alpha}`).toEqual(want);
+  for (const alpha of [-1, 0, 2]) {
+    expect(await idsAt(page, alpha), `α=${alpha}`).toEqual(expectedIds('3+4=', alpha, 1));
     await expect(page.getByTestId('playground-meta')).toContainText('session reused');
     await expect(page.getByTestId('playground-meta')).toContainText(/re-merged in [\d.]+ ms/);
   }
-  // The random tiny demo answers alike near α = 1; at α = 40 the vector dominates and the answer changes.
-  expect(await expectedIds('What is 3 + 4?', 40, 6)).not.toEqual(atOne);
+  expect(expectedIds('3+4=', -1, 1)).not.toEqual(expectedIds('3+4=', 1, 1));
+  // Two tokens: the answer, then whatever the model says next — still the reference's tokens.
+  await pg.getByLabel('max new tokens').fill('3');
+  await pg.getByRole('button', { name: 'Generate' }).click();
+  await expect(out).toHaveAttribute('data-ids', expectedIds('3+4=', 2, 3).join(','), { timeout: 30_000 });
 });
 
 test('playground without WebGPU: the WASM provider with a visible notice, same tokens', async ({ page }) => {
   await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
   await page.goto('/');
   await page.getByRole('button', { name: 'Load the demo trio' }).click();
-  await page.getByTestId('playground').getByLabel('max new tokens').fill('4');
+  await page.getByTestId('playground').getByLabel('prompt').fill('9+5=');
   await page.getByTestId('playground').getByRole('button', { name: 'Generate' }).click();
   await expect(page.getByTestId('playground-output')).toHaveAttribute('data-alpha', '1', { timeout: 30_000 });
   await expect(page.getByTestId('playground-notice')).toContainText('No WebGPU here');
-  expect(await generateAt(page, undefined)).toEqual(await expectedIds('What is 3 + 4?', 1, 4));
-  expect(await generateAt(page, -1)).toEqual(await expectedIds('What is 3 + 4?', -1, 4));
+  await expect(page.getByTestId('playground-output').locator('pre')).toHaveText('4');
+  expect(await idsAt(page, -1)).toEqual(expectedIds('9+5=', -1, 1));
 });

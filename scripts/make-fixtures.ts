@@ -14,6 +14,7 @@ import {
 } from '../src/engine/safetensors/serialize-safetensors.ts';
 import { configV4, configV5, generationConfig, TINY_QWEN2, type FixtureDtype, type TinyShape, type TokenIds } from './fixtures/config.ts';
 import { Rng } from './fixtures/prng.ts';
+import { buildDemoFamily, DEMO_SHAPE } from './fixtures/demo-arithmetic.ts';
 import { buildTinyTokenizer, tokenizerConfigJson, tokenizerJson } from './fixtures/tokenizer.ts';
 import { baseWeights, perturb, qwen2TensorSpecs, toTensors, type Weights } from './fixtures/weights.ts';
 
@@ -286,10 +287,30 @@ function writeBad(root: string): FixtureSummary[] {
   });
 }
 
-/** Regenerates outDir/models and outDir/bad from scratch; leaves anything else in outDir alone. */
-export function makeFixtures(outDir: string): FixtureSummary[] {
+/**
+ * Regenerates outDir/models and outDir/bad from scratch; leaves anything else in outDir alone.
+ * With `demo`, also the demo trio (demo-arith-*, ~1 s more), which `npm run fixtures` publishes.
+ */
+export function makeFixtures(outDir: string, options: { demo?: boolean } = {}): FixtureSummary[] {
   for (const sub of ['models', 'bad']) rmSync(path.join(outDir, sub), { recursive: true, force: true });
-  return [...writeModels(outDir), ...writeBad(outDir)];
+  return [...writeModels(outDir), ...writeBad(outDir), ...(options.demo ? writeDemo(outDir) : [])];
+}
+
+export const DEMO_MODELS = ['demo-arith-sft', 'demo-arith-rl', 'demo-arith-target'] as const;
+
+/** The demo trio (scripts/fixtures/demo-arithmetic.ts) with demo.json, its task and accuracy table. */
+function writeDemo(root: string): FixtureSummary[] {
+  const { sft, rl, target, report } = buildDemoFamily(tokenizer);
+  const specs = qwen2TensorSpecs(DEMO_SHAPE);
+  const notes = { sft: 'donor SFT (base + noise)', rl: 'donor RL (SFT + ridge-fitted head for a+b mod 10)', target: 'target (base + other noise)' };
+  return (['sft', 'rl', 'target'] as const).map((role) => {
+    const name = `demo-arith-${role}`;
+    const w = new FolderWriter(path.join(root, 'models', name));
+    writeSideFiles(w, DEMO_SHAPE, 'BF16', 'v4');
+    w.write('model.safetensors', serializeSafetensors(toTensors({ sft, rl, target }[role], specs, 'BF16'), ST_METADATA));
+    w.write('demo.json', json(report));
+    return { path: `models/${name}`, description: `BF16 untied v4: demo ${notes[role]}`, bytes: w.bytes };
+  });
 }
 
 function isCliEntry(): boolean {
@@ -304,7 +325,7 @@ function isCliEntry(): boolean {
 if (isCliEntry()) {
   const started = performance.now();
   const outDir = fileURLToPath(new URL('../fixtures/', import.meta.url));
-  const summaries = makeFixtures(outDir);
+  const summaries = makeFixtures(outDir, { demo: true });
   const width = Math.max(...summaries.map((s) => s.path.length));
   for (const s of summaries) {
     console.log(`${s.path.padEnd(width)}  ${(s.bytes / 1024).toFixed(1).padStart(6)} KiB  ${s.description}`);

@@ -15,9 +15,9 @@ export interface FixtureDir {
   cleanup(): void;
 }
 
-export function makeFixtureDir(prefix = 'studio-fixtures-'): FixtureDir {
+export function makeFixtureDir(prefix = 'studio-fixtures-', options: { demo?: boolean } = {}): FixtureDir {
   const root = mkdtempSync(join(tmpdir(), prefix));
-  makeFixtures(root);
+  makeFixtures(root, options);
   return {
     root,
     model: (name) => join(root, 'models', name),

@@ -39,7 +39,14 @@ function matvec(W: ArrayLike<number>, x: Float64Array, out: number, b?: ArrayLik
 
 /** Logits for every position of one sequence: number[T][V]. */
 export function referenceForward(c: RefConfig, w: RefWeights, ids: number[]): Float64Array[] {
-  const { hiddenSize: H, numHeads: NH, numKvHeads: KV, headDim: D, numLayers: L, vocabSize: V } = c;
+  const w2 = (n: string) => w.get(n)!;
+  const head = w.has('lm_head.weight') ? w2('lm_head.weight') : w2('model.embed_tokens.weight');
+  return referenceHidden(c, w, ids).map((h) => matvec(head, h, c.vocabSize));
+}
+
+/** The final RMS-normed hidden state of every position (what the head multiplies): number[T][H]. */
+export function referenceHidden(c: RefConfig, w: RefWeights, ids: number[]): Float64Array[] {
+  const { hiddenSize: H, numHeads: NH, numKvHeads: KV, headDim: D, numLayers: L } = c;
   const get = (n: string) => {
     const t = w.get(n);
     if (!t) throw new Error(`reference: missing ${n}`);
@@ -107,6 +114,5 @@ export function referenceForward(c: RefConfig, w: RefWeights, ids: number[]): Fl
     }
     hs = next;
   }
-  const head = has('lm_head.weight') ? get('lm_head.weight') : embed;
-  return hs.map((h) => matvec(head, rms(h, get('model.norm.weight'), c.rmsNormEps), V));
+  return hs.map((h) => rms(h, get('model.norm.weight'), c.rmsNormEps));
 }

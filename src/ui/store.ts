@@ -116,7 +116,8 @@ export const useStudio = create<StudioState>((set) => ({
   gpu: { status: 'pending' },
   merge: { alpha: 1, outDtype: 'target', vocabPolicy: 'refuse' },
   patchMerge: (p) => set((st) => ({ merge: { ...st.merge, ...p } })),
-  playground: { prompt: 'What is 3 + 4?', chat: true, maxNewTokens: 16, status: 'idle' },
+  // Defaults suit the embedded demo (a+b mod 10, one-token answers); a chat model wants the template on.
+  playground: { prompt: '3+4=', chat: false, maxNewTokens: 1, status: 'idle' },
   patchPlayground: (p) => set((st) => ({ playground: { ...st.playground, ...p } })),
   setSettings: (s) => set((st) => ({ settings: { ...st.settings, ...s } })),
   setInput: (role, input) => set((st) => ({ slots: { ...st.slots, [role]: { ...st.slots[role], input } } })),

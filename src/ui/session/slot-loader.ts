@@ -59,7 +59,7 @@ export function loadDroppedFiles(role: Role, files: DroppedFile[]): Promise<void
   return load(role, 'files', async () => fileListSource('dropped files', files));
 }
 
-export const DEMO_TRIO: Record<Role, string> = { sft: 'tiny-qwen2-sft', rl: 'tiny-qwen2-rl', target: 'tiny-qwen2-target' };
+export const DEMO_TRIO: Record<Role, string> = { sft: 'demo-arith-sft', rl: 'demo-arith-rl', target: 'demo-arith-target' };
 
 /** The embedded default: the generated demo trio served from /demo/ by the studio itself. */
 export function loadDemo(role: Role): Promise<void> {
