@@ -85,3 +85,16 @@ test('playground without WebGPU: the WASM provider with a visible notice, same t
   await expect(page.getByTestId('playground-output').locator('pre')).toHaveText('4');
   expect(await idsAt(page, -1)).toEqual(expectedIds('9+5=', -1, 1));
 });
+
+test('the playground\'s own α slider drives the same α: dragging it re-answers', async ({ page }) => {
+  await page.goto('/');
+  await page.getByRole('button', { name: 'Load the demo trio' }).click();
+  const pg = page.getByTestId('playground');
+  await pg.getByLabel('prompt').fill('2+2=');
+  await pg.getByRole('button', { name: 'Generate' }).click();
+  await expect(pg.getByTestId('playground-output').locator('pre')).toHaveText('4', { timeout: 30_000 });
+  await pg.getByLabel('playground alpha slider').fill('-1');
+  await expect(pg.getByTestId('playground-output')).toHaveAttribute('data-alpha', '-1', { timeout: 30_000 });
+  await expect(page.getByLabel('alpha', { exact: true })).toHaveValue('-1');
+  expect((await pg.getByTestId('playground-output').getAttribute('data-ids'))!.split(',').map(Number)).toEqual(expectedIds('2+2=', -1, 1));
+});

@@ -23,6 +23,18 @@ export function Playground() {
       <textarea aria-label="prompt" rows={3} value={pg.prompt} onChange={(e) => patch({ prompt: e.target.value })} />
       <div className="merge-controls">
         <label>
+          α = <strong data-testid="playground-alpha">{Number.isFinite(alpha) ? alpha : '—'}</strong>{' '}
+          <input
+            aria-label="playground alpha slider"
+            type="range"
+            min={-2}
+            max={2}
+            step={0.05}
+            value={Number.isFinite(alpha) ? alpha : 0}
+            onChange={(e) => useStudio.getState().patchMerge({ alpha: Number(e.target.value) })}
+          />
+        </label>
+        <label>
           <input type="checkbox" checked={pg.chat} onChange={(e) => patch({ chat: e.target.checked })} /> chat template
         </label>
         <label>
