@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import type { SupportedDtype } from '../src/engine/safetensors/dtypes.ts';
 import { decode, referenceMerge } from '../test-support/merge-reference.ts';
-import { readModelFolder } from '../test-support/read-safetensors.ts';
+import { readModelFolder, refConfigOf } from '../test-support/read-safetensors.ts';
 import { referenceForward } from '../test-support/reference-forward.ts';
 import { FIXTURES } from './helpers.ts';
 
@@ -12,7 +12,7 @@ import { FIXTURES } from './helpers.ts';
  * sessions run again. Logits against the float64 reference of the same merge; greedy tokens equal.
  */
 const PROMPTS = [[283, 10, 20, 30, 284], [7, 8], [100, 101, 102, 103, 104, 105, 106]];
-const CONFIG = { hiddenSize: 16, intermediateSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 4, vocabSize: 288, rmsNormEps: 1e-6, ropeTheta: 10000 };
+const CONFIG = refConfigOf(join(FIXTURES, 'models', 'tiny-qwen2-target'));
 
 function mergedWeights(alpha: number) {
   const [S, R, T] = ['sft', 'rl', 'target'].map((n) => readModelFolder(join(FIXTURES, 'models', `tiny-qwen2-${n}`)));

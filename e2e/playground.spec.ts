@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import type { SupportedDtype } from '../src/engine/safetensors/dtypes.ts';
 import { decode, referenceMerge } from '../test-support/merge-reference.ts';
-import { readModelFolder } from '../test-support/read-safetensors.ts';
+import { readModelFolder, refConfigOf } from '../test-support/read-safetensors.ts';
 import { referenceForward } from '../test-support/reference-forward.ts';
 import { FIXTURES } from './helpers.ts';
 
@@ -13,18 +13,7 @@ import { FIXTURES } from './helpers.ts';
  * with the float64 reference of the same merge.
  */
 const model = (n: string) => join(FIXTURES, 'models', n);
-const config = JSON.parse(readFileSync(join(model('demo-arith-target'), 'config.json'), 'utf8'));
-const CONFIG = {
-  hiddenSize: config.hidden_size,
-  intermediateSize: config.intermediate_size,
-  numLayers: config.num_hidden_layers,
-  numHeads: config.num_attention_heads,
-  numKvHeads: config.num_key_value_heads,
-  headDim: config.hidden_size / config.num_attention_heads,
-  vocabSize: config.vocab_size,
-  rmsNormEps: config.rms_norm_eps,
-  ropeTheta: config.rope_theta,
-};
+const CONFIG = refConfigOf(model('demo-arith-target'));
 const demo = JSON.parse(readFileSync(join(model('demo-arith-target'), 'demo.json'), 'utf8')) as { prompts: { text: string; ids: number[]; answerId: number }[] };
 
 function expectedIds(prompt: string, alpha: number, maxNew: number): number[] {

@@ -2,7 +2,7 @@
 // round-to-nearest-even — the per-tensor merge of DESIGN "Merge semantics", bit for bit what
 // PyTorch computes on the CPU.
 //
-// The float codecs live in common/float-codec.wgsl, prepended by the wrapper.
+// The float codecs and the input loader live in common/, prepended by the wrapper.
 //
 // Every tensor travels as raw u32 words: 16-bit dtypes are two elements per word, so no
 // `shader-f16` is needed (SwiftShader has none). Each invocation owns one *pair* of elements,
@@ -37,17 +37,6 @@ struct Params {
 // [0]: NaN results, [1]: ±Inf results — reported per tensor instead of silently spreading.
 @group(0) @binding(5) var<storage, read_write> non_finite: array<atomic<u32>, 2>;
 
-// Element i of a tensor stored as `dtype` in `words`.
-fn load(dtype: u32, which: u32, i: u32) -> f32 {
-  var word: u32;
-  let idx = select(i >> 1u, i, dtype == 0u);
-  switch which {
-    case 0u: { word = target_words[idx]; }
-    case 1u: { word = sft_words[idx]; }
-    default: { word = rl_words[idx]; }
-  }
-  return decode_bits(dtype, word, i);
-}
 
 fn count_non_finite(x: f32) {
   let a = bitcast<u32>(x) & 0x7fffffffu;

@@ -1,5 +1,5 @@
 // Per-chunk statistics of the reasoning vector v = f32(rl) - f32(sft), on the same u32-packed
-// inputs as task-vector-merge.wgsl (float codecs from common/float-codec.wgsl). With d =
+// inputs as task-vector-merge.wgsl (codecs and loader from common/). With d =
 // f32(target) - f32(sft), each workgroup writes five partial sums:
 //   [Σ v², Σ target², Σ v·d, Σ d², #(|v| <= near_zero)]
 // which the host adds up in float64 (‖v‖₂, ‖θ_target‖₂, cosine(v, d), near-zero fraction).
@@ -26,16 +26,6 @@ const WG: u32 = 256u;
 var<workgroup> sums: array<vec4<f32>, 256>;
 var<workgroup> zeros: array<u32, 256>;
 
-fn load(dtype: u32, which: u32, i: u32) -> f32 {
-  var word: u32;
-  let idx = select(i >> 1u, i, dtype == 0u);
-  switch which {
-    case 0u: { word = target_words[idx]; }
-    case 1u: { word = sft_words[idx]; }
-    default: { word = rl_words[idx]; }
-  }
-  return decode_bits(dtype, word, i);
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) lid: u32,

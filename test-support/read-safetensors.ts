@@ -33,3 +33,19 @@ export function readModelFolder(dir: string): Map<string, RawTensor & { file: st
   for (const f of files) for (const [name, t] of readSafetensorsFile(join(dir, f)).tensors) out.set(name, { ...t, file: f });
   return out;
 }
+
+/** The reference forward pass's config, read from a model folder's config.json (v4 form). */
+export function refConfigOf(dir: string) {
+  const c = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  return {
+    hiddenSize: c.hidden_size as number,
+    intermediateSize: c.intermediate_size as number,
+    numLayers: c.num_hidden_layers as number,
+    numHeads: c.num_attention_heads as number,
+    numKvHeads: c.num_key_value_heads as number,
+    headDim: (c.head_dim ?? c.hidden_size / c.num_attention_heads) as number,
+    vocabSize: c.vocab_size as number,
+    rmsNormEps: c.rms_norm_eps as number,
+    ropeTheta: (c.rope_theta ?? c.rope_parameters?.rope_theta) as number,
+  };
+}

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BAD_FIXTURES, makeFixtureDir, MODEL_FIXTURES, type FixtureDir } from '../../test-support/fixture-dir.ts';
 import { startMockHub, type MockHub } from '../../test-support/mock-hub/server.ts';
 import type { CheckpointSummary } from '../engine/checkpoint/inspect-checkpoint.ts';
-import { runCli } from './main.ts';
+import { cli } from '../../test-support/cli.ts';
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const TOKEN = 'hf_mock_gated_token';
@@ -50,13 +50,6 @@ afterAll(async () => {
   fx?.cleanup();
   rmSync(cacheDir, { recursive: true, force: true });
 });
-
-async function cli(...argv: string[]) {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const code = await runCli(argv, { stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l) });
-  return { code, stdout, stderr };
-}
 
 const EXPECTED: Record<(typeof MODEL_FIXTURES)[number], { dtype: string; sharded: boolean; tied: boolean; form: 'v4' | 'v5'; vocab: number }> = {
   'tiny-qwen2-sft': { dtype: 'BF16', sharded: false, tied: true, form: 'v4', vocab: 288 },

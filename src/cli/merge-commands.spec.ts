@@ -11,7 +11,7 @@ import { decode, referenceMerge } from '../../test-support/merge-reference.ts';
 import { startMockHub, type MockHub } from '../../test-support/mock-hub/server.ts';
 import { readModelFolder } from '../../test-support/read-safetensors.ts';
 import type { SupportedDtype } from '../engine/safetensors/dtypes.ts';
-import { runCli } from './main.ts';
+import { cli } from '../../test-support/cli.ts';
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const TOKEN = 'hf_mock_gated_token';
@@ -42,13 +42,6 @@ afterAll(async () => {
   fx?.cleanup();
   rmSync(work, { recursive: true, force: true });
 });
-
-async function cli(...argv: string[]) {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const code = await runCli(argv, { stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l) });
-  return { code, stdout, stderr };
-}
 
 const trio = () => ['--sft', fx.model('tiny-qwen2-sft'), '--rl', fx.model('tiny-qwen2-rl'), '--target', fx.model('tiny-qwen2-target')];
 

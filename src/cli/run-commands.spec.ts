@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFixtureDir, type FixtureDir } from '../../test-support/fixture-dir.ts';
 import { referenceForward } from '../../test-support/reference-forward.ts';
-import { readModelFolder } from '../../test-support/read-safetensors.ts';
+import { readModelFolder, refConfigOf } from '../../test-support/read-safetensors.ts';
 import { decode } from '../../test-support/merge-reference.ts';
 import type { SupportedDtype } from '../engine/safetensors/dtypes.ts';
-import { runCli } from './main.ts';
+import { cli } from '../../test-support/cli.ts';
 
 let fx: FixtureDir;
 let work: string;
@@ -22,13 +22,6 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-async function cli(...argv: string[]) {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const code = await runCli(argv, { stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l) });
-  return { code, stdout, stderr };
-}
-
 /** A fixture folder copy with its config.json edited (or files removed). */
 function variant(name: string, edit: (config: Record<string, unknown>) => void, remove: string[] = []): string {
   const dir = tmp(name);
@@ -42,20 +35,8 @@ function variant(name: string, edit: (config: Record<string, unknown>) => void, 
 }
 
 function reference(dir: string, ids: number[]) {
-  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   const weights = new Map([...readModelFolder(dir)].map(([k, t]) => [k, Float64Array.from(decode(t.bytes, t.dtype as SupportedDtype))]));
-  const c = {
-    hiddenSize: config.hidden_size,
-    intermediateSize: config.intermediate_size,
-    numLayers: config.num_hidden_layers,
-    numHeads: config.num_attention_heads,
-    numKvHeads: config.num_key_value_heads,
-    headDim: config.hidden_size / config.num_attention_heads,
-    vocabSize: config.vocab_size,
-    rmsNormEps: config.rms_norm_eps,
-    ropeTheta: config.rope_theta,
-  };
-  return referenceForward(c, weights, ids);
+  return referenceForward(refConfigOf(dir), weights, ids);
 }
 
 describe('studio forward', () => {

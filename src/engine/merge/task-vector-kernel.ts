@@ -1,4 +1,5 @@
 import codecSource from '../../../shaders/common/float-codec.wgsl?raw';
+import loadSource from '../../../shaders/common/load-inputs.wgsl?raw';
 import shaderSource from '../../../shaders/task-vector-merge.wgsl?raw';
 import type { SupportedDtype } from '../safetensors/dtypes.ts';
 import { packStruct, wgslStructLayout } from '../gpu/wgsl-struct-layout.ts';
@@ -17,7 +18,7 @@ function pipelineFor(device: GPUDevice, entryPoint: Entry): GPUComputePipeline {
   if (!byEntry) pipelines.set(device, (byEntry = new Map()));
   let p = byEntry.get(entryPoint);
   if (!p) {
-    const module = device.createShaderModule({ label: 'task-vector-merge.wgsl', code: codecSource + shaderSource });
+    const module = device.createShaderModule({ label: 'task-vector-merge.wgsl', code: codecSource + loadSource + shaderSource });
     p = device.createComputePipeline({ label: `task-vector-merge ${entryPoint}`, layout: 'auto', compute: { module, entryPoint } });
     byEntry.set(entryPoint, p);
   }

@@ -1,4 +1,5 @@
 import codecSource from '../../../shaders/common/float-codec.wgsl?raw';
+import loadSource from '../../../shaders/common/load-inputs.wgsl?raw';
 import shaderSource from '../../../shaders/vector-stats.wgsl?raw';
 import type { SupportedDtype } from '../safetensors/dtypes.ts';
 import { packStruct, wgslStructLayout } from '../gpu/wgsl-struct-layout.ts';
@@ -19,7 +20,7 @@ const pipelines = new WeakMap<GPUDevice, GPUComputePipeline>();
 function pipelineFor(device: GPUDevice): GPUComputePipeline {
   let p = pipelines.get(device);
   if (!p) {
-    const module = device.createShaderModule({ label: 'vector-stats.wgsl', code: codecSource + shaderSource });
+    const module = device.createShaderModule({ label: 'vector-stats.wgsl', code: codecSource + loadSource + shaderSource });
     p = device.createComputePipeline({ label: 'vector-stats', layout: 'auto', compute: { module, entryPoint: 'main' } });
     pipelines.set(device, p);
   }
