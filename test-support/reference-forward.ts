@@ -14,6 +14,8 @@ export interface RefConfig {
   vocabSize: number;
   rmsNormEps: number;
   ropeTheta: number;
+  /** Overrides 1/θ^(2i/D) (scaled RoPE variants), length D/2. */
+  ropeInverseFrequencies?: number[];
 }
 
 export type RefWeights = Map<string, Float64Array | Float32Array>;
@@ -59,7 +61,7 @@ export function referenceHidden(c: RefConfig, w: RefWeights, ids: number[]): Flo
   const rope = (v: Float64Array, pos: number) => {
     const out = new Float64Array(D);
     for (let i = 0; i < D / 2; i++) {
-      const inv = 1 / Math.pow(c.ropeTheta, (2 * i) / D);
+      const inv = c.ropeInverseFrequencies ? c.ropeInverseFrequencies[i] : 1 / Math.pow(c.ropeTheta, (2 * i) / D);
       const a = pos * inv;
       out[i] = v[i] * Math.cos(a) - v[i + D / 2] * Math.sin(a);
       out[i + D / 2] = v[i + D / 2] * Math.cos(a) + v[i] * Math.sin(a);

@@ -9,7 +9,8 @@ import { seededValues } from '../../../test-support/merge-reference.ts';
 import { openCheckpoint } from '../checkpoint/open-checkpoint.ts';
 import { serializeSafetensors, type TensorToSerialize } from '../safetensors/serialize-safetensors.ts';
 import { localFolderSource } from '../sources/local-folder-source.ts';
-import { decoderSpec } from './decoder-graph.ts';
+import { buildDecoderGraph, decoderSpec } from './decoder-graph.ts';
+import { parseModelConfig } from '../checkpoint/model-config.ts';
 import { DecoderModel } from './decoder-model.ts';
 import { OrtRuntime, type Ort } from './ort-runtime.ts';
 import { checkpointWeightsF32 } from './weights.ts';
@@ -103,5 +104,86 @@ describe('other architectures against the reference', () => {
     expect([spec.qkvBias, spec.qkNorm, spec.headDim]).toEqual([false, true, 8]);
     expect(scale).toBeGreaterThan(0.5);
     expect(max / scale).toBeLessThan(1e-5);
+  });
+});
+
+describe('scaled RoPE, stray tensors, real dimensions', () => {
+  /** The untied tiny Qwen2 as Llama 3 (no biases) with the given rope_scaling. */
+  function llamaWith(name: string, ropeScaling: Record<string, unknown>) {
+    const base = fx.model('tiny-qwen2-untied-target');
+    const config = { ...JSON.parse(readFileSync(join(base, 'config.json'), 'utf8')), architectures: ['LlamaForCausalLM'], model_type: 'llama', rope_theta: 500000, rope_scaling: ropeScaling };
+    const tensors = [...readModelFolder(base)].filter(([n]) => !n.endsWith('_proj.bias')).map(([n, t]) => ({ name: n, dtype: t.dtype, shape: t.shape, data: t.bytes }));
+    return writeModel(name, config, tensors);
+  }
+
+  it('llama3 and linear rope scaling match the reference with the scaled frequencies', async () => {
+    const D = 4;
+    const plain = Array.from({ length: D / 2 }, (_, i) => 1 / Math.pow(500000, (2 * i) / D));
+    // Llama 3 scaling written out independently: wavelengths below orig/high kept, above orig/low divided, blended between.
+    const llama3 = plain.map((f) => {
+      const wl = (2 * Math.PI) / f;
+      if (wl < 8192 / 4) return f;
+      if (wl > 8192 / 1) return f / 8;
+      const t = (8192 / wl - 1) / (4 - 1);
+      return (1 - t) * (f / 8) + t * f;
+    });
+    for (const [name, scaling, inv] of [
+      ['llama3', { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 }, llama3],
+      ['linear', { type: 'linear', factor: 4 }, plain.map((f) => f / 4)],
+    ] as const) {
+      const dir = llamaWith(`rope-${name}`, scaling);
+      const ckpt = await openCheckpoint(await localFolderSource(dir));
+      const spec = decoderSpec(ckpt.config, new Map([...ckpt.tensors].map(([n, t]) => [n, t.shape])), name);
+      // The second frequency really is changed by the scaling (the test would be vacuous otherwise).
+      expect(Math.abs(spec.inverseFrequencies[1] - plain[1]) / plain[1], name).toBeGreaterThan(0.1);
+      const weights = await checkpointWeightsF32(ckpt, spec);
+      const model = new DecoderModel(new OrtRuntime({ ort, provider: 'wasm' }), ckpt.config, spec, { kind: 'embedded', arrays: weights });
+      const ids = Array.from({ length: 40 }, (_, i) => (i * 37 + 5) % 288);
+      const out = await model.forward([ids]);
+      const want = referenceForward({ ...ckpt.config, ropeInverseFrequencies: [...inv] }, weights, ids);
+      let max = 0;
+      want.forEach((row, t) => row.forEach((v, i) => (max = Math.max(max, Math.abs(out.data[t * 288 + i] - v)))));
+      expect(max, name).toBeLessThan(1e-5);
+      await model.dispose();
+    }
+  });
+
+  it('a tensor the graph would not read (an o_proj bias) is refused by name instead of being ignored', async () => {
+    const base = fx.model('tiny-qwen2-target');
+    const tensors = [...readModelFolder(base)].map(([n, t]) => ({ name: n, dtype: t.dtype, shape: t.shape, data: t.bytes }));
+    tensors.push({ name: 'model.layers.0.self_attn.o_proj.bias', dtype: 'F32', shape: [16], data: new Uint8Array(64) });
+    const dir = writeModel('o-bias', JSON.parse(readFileSync(join(base, 'config.json'), 'utf8')), tensors);
+    const ckpt = await openCheckpoint(await localFolderSource(dir));
+    expect(() => decoderSpec(ckpt.config, new Map([...ckpt.tensors].map(([n, t]) => [n, t.shape])), 'o-bias')).toThrow(
+      'o-bias: tensor "model.layers.0.self_attn.o_proj.bias" has no place in the Qwen2ForCausalLM graph',
+    );
+  });
+
+  it('Qwen2.5-1.5B-Instruct at its real dimensions: the graph is built and onnxruntime accepts it (no weights needed)', async () => {
+    const config = parseModelConfig(
+      'Qwen2.5-1.5B-Instruct',
+      JSON.stringify({
+        architectures: ['Qwen2ForCausalLM'], bos_token_id: 151643, eos_token_id: 151645, hidden_act: 'silu', hidden_size: 1536, intermediate_size: 8960,
+        max_position_embeddings: 32768, model_type: 'qwen2', num_attention_heads: 12, num_hidden_layers: 28, num_key_value_heads: 2, rms_norm_eps: 1e-6,
+        rope_theta: 1000000.0, sliding_window: 32768, tie_word_embeddings: true, torch_dtype: 'bfloat16', use_sliding_window: false, vocab_size: 151936,
+      }),
+    );
+    const shapes = new Map<string, number[]>([['model.embed_tokens.weight', [151936, 1536]], ['model.norm.weight', [1536]]]);
+    for (let l = 0; l < 28; l++) {
+      const p = `model.layers.${l}`;
+      for (const [n, s] of [
+        ['self_attn.q_proj.weight', [1536, 1536]], ['self_attn.q_proj.bias', [1536]], ['self_attn.k_proj.weight', [256, 1536]], ['self_attn.k_proj.bias', [256]],
+        ['self_attn.v_proj.weight', [256, 1536]], ['self_attn.v_proj.bias', [256]], ['self_attn.o_proj.weight', [1536, 1536]], ['mlp.gate_proj.weight', [8960, 1536]],
+        ['mlp.up_proj.weight', [8960, 1536]], ['mlp.down_proj.weight', [1536, 8960]], ['input_layernorm.weight', [1536]], ['post_attention_layernorm.weight', [1536]],
+      ] as const) shapes.set(`${p}.${n}`, [...s]);
+    }
+    const spec = decoderSpec(config, shapes, 'Qwen2.5-1.5B-Instruct');
+    expect([spec.headDim, spec.numKvHeads, spec.qkvBias, spec.headTensor]).toEqual([128, 2, true, 'model.embed_tokens.weight']);
+    expect(spec.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0)).toBe(1_543_714_304); // 1.54B parameters
+    const runtime = new OrtRuntime({ ort, provider: 'wasm' });
+    const session = await runtime.createSession(buildDecoderGraph(config, spec, { logits: 'last' }));
+    expect(session.inputNames).toContain('past_key_values.27.value');
+    expect(session.inputNames).toContain('model.layers.27.mlp.down_proj.weight');
+    await runtime.dispose();
   });
 });

@@ -19,7 +19,43 @@ import { float, GraphBuilder, type Elem } from './onnx-builder.ts';
 export class UnsupportedModelError extends StudioError {}
 
 export const SUPPORTED_ARCHITECTURES = ['Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'LlamaForCausalLM', 'MistralForCausalLM'] as const;
-const SUPPORTED_ROPE = ['default'];
+const SUPPORTED_ROPE = ['default', 'linear', 'llama3'];
+
+/** rope_scaling (v4) or rope_parameters (v5) as written in config.json. */
+function ropeScalingOf(config: ModelConfig): Record<string, unknown> {
+  const raw = config.raw;
+  return ((raw.rope_parameters ?? raw.rope_scaling ?? {}) as Record<string, unknown>) || {};
+}
+
+/**
+ * RoPE inverse frequencies 1 / θ^(2i/D) in float32, as transformers computes them, then scaled:
+ * `linear` divides them by `factor`; `llama3` divides the low frequencies by `factor`, keeps the
+ * high ones and blends in between (Llama 3.1+ long-context scaling).
+ */
+export function ropeInverseFrequencies(config: ModelConfig, label: string): Float32Array {
+  const D = config.headDim;
+  const inv = new Float32Array(D / 2);
+  for (let i = 0; i < D / 2; i++) inv[i] = 1 / Math.fround(Math.pow(config.ropeTheta, Math.fround((2 * i) / D)));
+  if (config.ropeType === 'default') return inv;
+  const p = ropeScalingOf(config);
+  const num = (key: string) => {
+    const v = p[key];
+    if (typeof v !== 'number' || !(v > 0)) throw new UnsupportedModelError(`${label}: rope scaling "${config.ropeType}" needs a positive "${key}" in config.json.`);
+    return v;
+  };
+  const factor = num('factor');
+  if (config.ropeType === 'linear') return inv.map((f) => f / factor);
+  const low = num('low_freq_factor');
+  const high = num('high_freq_factor');
+  const original = num('original_max_position_embeddings');
+  return inv.map((f) => {
+    const wavelength = (2 * Math.PI) / f;
+    if (wavelength < original / high) return f;
+    if (wavelength > original / low) return f / factor;
+    const smooth = (original / wavelength - low) / (high - low);
+    return (1 - smooth) * (f / factor) + smooth * f;
+  });
+}
 
 export interface DecoderGraphOptions {
   /** 'last': logits of the last position only (generation); 'all': every position (forward). */
@@ -59,7 +95,7 @@ export function decoderSpec(config: ModelConfig, shapes: Map<string, number[]>, 
     throw new UnsupportedModelError(`${label}: architecture ${config.architecture} cannot be run yet; supported: ${SUPPORTED_ARCHITECTURES.join(', ')}.`);
   }
   if (!SUPPORTED_ROPE.includes(config.ropeType)) {
-    throw new UnsupportedModelError(`${label}: rope scaling type "${config.ropeType}" is not supported (only plain RoPE with rope_theta is).`);
+    throw new UnsupportedModelError(`${label}: rope scaling type "${config.ropeType}" is not supported (supported: ${SUPPORTED_ROPE.join(', ')}).`);
   }
   const { hiddenSize: H, numHeads: NH, numKvHeads: KV, headDim: D, vocabSize: V, intermediateSize: I, numLayers: L } = config;
   if (NH % KV !== 0) throw new UnsupportedModelError(`${label}: ${NH} attention heads are not a multiple of ${KV} key/value heads.`);
@@ -103,9 +139,15 @@ export function decoderSpec(config: ModelConfig, shapes: Map<string, number[]>, 
       throw new UnsupportedModelError(`${label}: tensor "${w.name}" has shape ${fmt(got)} but config.json implies ${fmt(w.shape)}; the config and the weights disagree.`);
     }
   }
-  // As transformers computes it: 1 / θ^(2i/D) in float32.
-  const inv = new Float32Array(D / 2);
-  for (let i = 0; i < D / 2; i++) inv[i] = 1 / Math.fround(Math.pow(config.ropeTheta, Math.fround((2 * i) / D)));
+  // Every stored tensor must be one the graph reads: an extra one (an o_proj or MLP bias, say)
+  // would otherwise be ignored silently and the outputs would be wrong.
+  const used = new Set(weights.map((w) => w.name));
+  for (const name of shapes.keys()) {
+    if (!used.has(name) && !name.endsWith('rotary_emb.inv_freq') && !(name === 'lm_head.weight' && headTensor === 'lm_head.weight')) {
+      throw new UnsupportedModelError(`${label}: tensor "${name}" has no place in the ${config.architecture} graph the studio builds (biases on o_proj or the MLP are not supported); it cannot be run faithfully.`);
+    }
+  }
+  const inv = ropeInverseFrequencies(config, label);
   return { numLayers: L, numHeads: NH, numKvHeads: KV, headDim: D, hiddenSize: H, vocabSize: V, qkvBias, qkNorm, headTensor, weights, inverseFrequencies: inv };
 }
 
