@@ -87,3 +87,15 @@ test('the playground\'s own α slider drives the same α: dragging it re-answers
   await expect(page.getByLabel('alpha', { exact: true })).toHaveValue('-1');
   expect((await pg.getByTestId('playground-output').getAttribute('data-ids'))!.split(',').map(Number)).toEqual(expectedIds('2+2=', -1, 1));
 });
+
+test('a GPU budget too small for target + v: the playground says it falls back to re-reading, and still answers correctly', async ({ page }) => {
+  await page.goto('/');
+  await page.getByText('Settings').click();
+  await page.getByLabel('GPU memory budget').fill('0.002'); // 2 MiB: θ(α) fits, target + v + θ(α) do not
+  await page.getByRole('button', { name: 'Load the demo trio' }).click();
+  const pg = page.getByTestId('playground');
+  await pg.getByRole('button', { name: 'Generate' }).click();
+  await expect(pg.getByTestId('playground-output').locator('pre')).toHaveText('7', { timeout: 30_000 });
+  await expect(pg).toContainText('more than the 2.0 MiB GPU budget: only θ(α)');
+  expect(await idsAt(page, -1)).toEqual(expectedIds('3+4=', -1, 1));
+});

@@ -95,7 +95,8 @@ export interface PlaygroundState {
 
 export interface StudioState {
   /** The token stays in memory for this tab only: it is never written to a URL, log or file. */
-  settings: { hubUrl: string; token: string };
+  /** gpuBudgetGiB: how much GPU memory the merged model may hold (WebGPU cannot report free memory). */
+  settings: { hubUrl: string; token: string; gpuBudgetGiB: number };
   slots: Record<Role, SlotState>;
   gpu: GpuState;
   merge: MergeState;
@@ -111,7 +112,7 @@ export interface StudioState {
 const emptySlot = (): SlotState => ({ input: '', status: 'empty' });
 
 export const useStudio = create<StudioState>((set) => ({
-  settings: { hubUrl: import.meta.env.VITE_HF_ENDPOINT || DEFAULT_HUB_URL, token: '' },
+  settings: { hubUrl: import.meta.env.VITE_HF_ENDPOINT || DEFAULT_HUB_URL, token: '', gpuBudgetGiB: 4 },
   slots: { sft: emptySlot(), rl: emptySlot(), target: emptySlot() },
   gpu: { status: 'pending' },
   merge: { alpha: 1, outDtype: 'target', vocabPolicy: 'refuse' },

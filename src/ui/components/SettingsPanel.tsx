@@ -22,6 +22,20 @@ export function SettingsPanel() {
           onChange={(e) => setSettings({ token: e.target.value.trim() })}
         />
       </label>
+      <label>
+        GPU memory for the merged model (GiB) — WebGPU cannot tell how much is free; above it, each α re-reads the checkpoints
+        <input
+          aria-label="GPU memory budget"
+          type="number"
+          min={0.001}
+          step={0.5}
+          value={settings.gpuBudgetGiB}
+          onChange={(e) => {
+            const v = Number(e.target.value);
+            if (Number.isFinite(v) && v > 0) setSettings({ gpuBudgetGiB: v });
+          }}
+        />
+      </label>
       <button className="secondary" onClick={() => void clearOpfsCache()}>
         Clear download cache
       </button>

@@ -20,7 +20,7 @@ let pending = false;
 const st = () => useStudio.getState();
 
 function trioKey(): string {
-  return ROLES.map((r) => st().slots[r].label ?? '').join('|') + `|${st().merge.vocabPolicy}`;
+  return ROLES.map((r) => st().slots[r].label ?? '').join('|') + `|${st().merge.vocabPolicy}|${st().settings.gpuBudgetGiB}`;
 }
 
 async function liveModel(): Promise<LiveModel> {
@@ -41,6 +41,7 @@ async function liveModel(): Promise<LiveModel> {
       device: ctx?.device,
       compute: ctx?.hasShaderF16 ? 'float16' : 'float32',
       vocabPolicy: st().merge.vocabPolicy,
+      residency: { budgetBytes: st().settings.gpuBudgetGiB * 1024 ** 3 },
     });
   })();
   live = { key, model };
