@@ -79,6 +79,8 @@ export interface PlaygroundOutput {
   tokensPerSecond: number;
   /** The ONNX sessions existed before this α: only the weights changed. */
   sessionReused: boolean;
+  /** When not reused: building the merged model and its session took this long. */
+  buildMs?: number;
 }
 
 export interface PlaygroundState {

@@ -86,6 +86,11 @@ export class DecoderModel {
     return s;
   }
 
+  /** Builds the session for a logits mode now (so a first generation's timing excludes it). */
+  async prepare(mode: 'all' | 'last' = 'last'): Promise<void> {
+    await this.session(mode);
+  }
+
   /** Checks ids before anything runs: inside the vocabulary, within max_position_embeddings. */
   validate(rows: number[][], extra = 0): void {
     if (rows.length === 0 || rows.some((r) => r.length === 0)) throw new StudioError('every prompt needs at least one token.');

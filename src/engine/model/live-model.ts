@@ -67,6 +67,7 @@ export class LiveModel {
       feed = { kind: 'embedded', arrays: new Map(spec.weights.map((w) => [w.name, new Float32Array(w.shape.reduce((a, b) => a * b, 1))])) };
     }
     const model = new DecoderModel(runtime, target.config, spec, feed, compute);
+    if (resident) await model.prepare('last'); // the CPU path builds its session per α, after the merge
     return new LiveModel(plan, spec, model, runtime, tokenizer, resident);
   }
 

@@ -71,8 +71,8 @@ export function Playground() {
           <p className="muted" data-testid="playground-meta">
             α = {out.alpha} · {out.remergeMs > 0 ? `re-merged in ${out.remergeMs.toFixed(1)} ms` : 'weights unchanged'}
             {pg.path === 'gpu-zero-copy' ? ' on the GPU (buffers shared with onnxruntime, no copy)' : ' on the CPU'} · {pg.compute === 'float16' ? 'f16' : 'f32'} ·{' '}
-            {out.sessionReused ? 'session reused' : 'session built'} · {out.ids.length} tokens in {out.generateMs.toFixed(0)} ms ({out.tokensPerSecond.toFixed(1)} tok/s,{' '}
-            {out.finishReason})
+            {out.sessionReused ? 'session reused' : `model and session built in ${(out.buildMs ?? 0).toFixed(0)} ms`} · {out.ids.length} token
+            {out.ids.length === 1 ? '' : 's'} in {out.generateMs.toFixed(0)} ms ({out.tokensPerSecond.toFixed(1)} tok/s, {out.finishReason})
           </p>
         </div>
       )}

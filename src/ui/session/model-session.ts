@@ -73,7 +73,9 @@ async function runOnce(): Promise<void> {
   try {
     const fresh = live?.key !== trioKey();
     patch({ status: fresh ? 'loading' : 'generating', error: undefined });
+    const tBuild = performance.now();
     const m = await liveModel();
+    const buildMs = fresh ? performance.now() - tBuild : undefined;
     patch({ status: 'generating', path: m.path, compute: m.compute, residency: m.residencyExplanation });
     const remerge = m.alpha === alpha ? { ms: 0 } : await m.setAlpha(alpha);
     const { prompt, chat, maxNewTokens } = st().playground;
@@ -96,6 +98,7 @@ async function runOnce(): Promise<void> {
         generateMs,
         tokensPerSecond: row.ids.length / (generateMs / 1000),
         sessionReused: !fresh,
+        buildMs,
       },
     });
   } catch (e) {
