@@ -20,7 +20,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read> target_words: array<u32>;
 @group(0) @binding(2) var<storage, read> sft_words: array<u32>;
 @group(0) @binding(3) var<storage, read> rl_words: array<u32>;
-@group(0) @binding(4) var<storage, read_write> partials: array<f32>;
+// Float sums stored as their bits (u32), so the count beside them is never read as an f32
+// subnormal that hardware might flush to zero.
+@group(0) @binding(4) var<storage, read_write> partials: array<u32>;
 
 const WG: u32 = 256u;
 var<workgroup> sums: array<vec4<f32>, 256>;
@@ -56,10 +58,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation
   }
   if (lid == 0u) {
     let base = wid.x * 5u;
-    partials[base] = sums[0].x;
-    partials[base + 1u] = sums[0].y;
-    partials[base + 2u] = sums[0].z;
-    partials[base + 3u] = sums[0].w;
-    partials[base + 4u] = bitcast<f32>(zeros[0]); // a u32 count, read back as u32
+    partials[base] = bitcast<u32>(sums[0].x);
+    partials[base + 1u] = bitcast<u32>(sums[0].y);
+    partials[base + 2u] = bitcast<u32>(sums[0].z);
+    partials[base + 3u] = bitcast<u32>(sums[0].w);
+    partials[base + 4u] = zeros[0];
   }
 }

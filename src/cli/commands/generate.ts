@@ -22,8 +22,8 @@ export const generate: Command = {
       const tok = needTokenizer ? await m.tokenizer() : undefined;
       let input = ids;
       if (prompt !== undefined) {
-        const text = args.flags.has('chat') ? tok!.applyChatTemplate([{ role: 'user', content: prompt }]) : prompt;
-        input = tok!.encode(text);
+        // A chat template writes its own special tokens; a plain prompt gets the tokenizer's (e.g. BOS).
+        input = args.flags.has('chat') ? tok!.encode(tok!.applyChatTemplate([{ role: 'user', content: prompt }])) : tok!.encode(prompt, true);
       }
       const [row] = await m.model.generate([input!], {
         maxNewTokens,

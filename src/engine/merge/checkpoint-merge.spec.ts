@@ -209,6 +209,28 @@ describe('failures leave nothing behind', () => {
   });
 });
 
+describe('edge paths found in review', () => {
+  it('a statistics-only pass with the vocab overlap policy still reports the partly merged tensors', async () => {
+    const [sft, rl, target] = await Promise.all([open('tiny-qwen2-sft'), open('tiny-qwen2-rl'), open('tiny-qwen2-vocab320-target')]);
+    const { runMerge } = await import('./stream-merge.ts');
+    const plan = planMerge({ sft, rl, target }, { mode: 'merge', vocabPolicy: 'overlap' });
+    const progress: number[] = [];
+    const report = await runMerge({ plan, merger: new CpuTensorMerger(64), alpha: 1, stats: true, onProgress: (p) => progress.push(p.tensorsDone - p.tensorsTotal) });
+    const embed = report.tensors.find((t) => t.name === 'model.embed_tokens.weight')!;
+    expect(embed.stats?.elements).toBe(288 * 16);
+    expect(report.total!.elements).toBe(plan.tensors.reduce((a, t) => a + t.mergedElements, 0));
+    expect(progress.at(-1)).toBe(0);
+  });
+
+  it('a refusal before the weights are read (α not finite) removes the prepared output folder', async () => {
+    const [sft, rl, target] = await Promise.all([open('tiny-qwen2-sft'), open('tiny-qwen2-rl'), open('tiny-qwen2-target')]);
+    const parent = join(work, 'refused');
+    mkdirSync(parent);
+    await expect(saveMergedModel({ sft, rl, target }, { sft: 's', rl: 'r', target: 't' }, NaN, { merger: new CpuTensorMerger(), out: await nodeOutputFolder(join(parent, 'm')) })).rejects.toThrow(/finite number/);
+    expect(readdirSync(parent)).toEqual([]);
+  });
+});
+
 describe('saveVector', () => {
   it('writes v = RL − SFT in F32 (exact), with statistics that match a float64 reference', async () => {
     const [sft, rl] = await Promise.all([open('tiny-qwen2-sft'), open('tiny-qwen2-rl')]);

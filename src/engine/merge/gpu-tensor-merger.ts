@@ -99,6 +99,9 @@ export class GpuTensorMerger implements TensorMerger {
   private async mergeChunkOnDevice(slot: Slot, c: ChunkInput): Promise<ChunkResult> {
     if (this.lost) throw new DOMException('device lost', 'OperationError');
     if (c.count > this.chunkElements) throw new RangeError(`chunk of ${c.count} elements exceeds ${this.chunkElements}`);
+    // Scopes opened before allocating: an out-of-memory buffer is reported as such, not as a validation error later.
+    this.device.pushErrorScope('validation');
+    this.device.pushErrorScope('out-of-memory');
     const b = this.ensureBuffers(slot, c.count);
     const q = this.device.queue;
     const upload = (buf: GPUBuffer, bytes: Uint8Array) => {
@@ -116,8 +119,6 @@ export class GpuTensorMerger implements TensorMerger {
     const wantOutput = c.output !== false;
     const outBytes = wantOutput ? c.count * dtypeByteSize(c.outDtype)! : 0;
     const copyBytes = Math.ceil(outBytes / 4) * 4;
-    this.device.pushErrorScope('validation');
-    this.device.pushErrorScope('out-of-memory');
     const encoder = this.device.createCommandEncoder({ label: `merge ${c.label}` });
     let groups = 0;
     if (c.stats) {

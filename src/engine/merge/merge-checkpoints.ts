@@ -35,9 +35,12 @@ export async function saveMergedModel(
   alpha: number,
   o: SaveOptions,
 ): Promise<{ plan: MergePlan; report: MergeReport }> {
-  checkAlpha(alpha);
-  const plan = planMerge(trio, { mode: 'merge', outDtype: o.outDtype, vocabPolicy: o.vocabPolicy, maxShardBytes: o.maxShardBytes });
-  o.onPlan?.(plan);
+  const plan = await beforeRun(o.out, () => {
+    checkAlpha(alpha);
+    const p = planMerge(trio, { mode: 'merge', outDtype: o.outDtype, vocabPolicy: o.vocabPolicy, maxShardBytes: o.maxShardBytes });
+    o.onPlan?.(p);
+    return p;
+  });
   const recipeDtype = o.outDtype ?? dominantDtype(plan);
   const report = await runMerge({
     plan,
@@ -62,8 +65,11 @@ export async function saveVector(
   o: SaveOptions,
 ): Promise<{ plan: MergePlan; report: MergeReport }> {
   const outDtype = o.outDtype ?? 'F32';
-  const plan = planMerge(pair, { mode: 'vector', outDtype, vocabPolicy: o.vocabPolicy, maxShardBytes: o.maxShardBytes });
-  o.onPlan?.(plan);
+  const plan = await beforeRun(o.out, () => {
+    const p = planMerge(pair, { mode: 'vector', outDtype, vocabPolicy: o.vocabPolicy, maxShardBytes: o.maxShardBytes });
+    o.onPlan?.(p);
+    return p;
+  });
   const report = await runMerge({
     plan,
     merger: o.merger,
@@ -80,6 +86,16 @@ export async function saveVector(
     ],
   });
   return { plan, report };
+}
+
+/** Validation before runMerge owns the folder: a refusal there removes the (empty) folder too. */
+async function beforeRun<T>(out: OutputFolder, fn: () => T): Promise<T> {
+  try {
+    return fn();
+  } catch (e) {
+    await out.abort().catch(() => {});
+    throw e;
+  }
 }
 
 /** The dtype most of the output's bytes have (what mergekit's out_dtype should say). */

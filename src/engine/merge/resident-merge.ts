@@ -118,6 +118,7 @@ export class ResidentMerge {
     const chunk = chunkFor(device);
     const S = GPUBufferUsage;
     const mk = (label: string, bytes: number, usage: number) => device.createBuffer({ label, size: Math.max(4, pad4(bytes)), usage });
+    device.pushErrorScope('out-of-memory');
     const staging = {
       a: mk('resident staging a', chunk * 4, S.STORAGE | S.COPY_DST),
       b: mk('resident staging b', chunk * 4, S.STORAGE | S.COPY_DST),
@@ -136,6 +137,13 @@ export class ResidentMerge {
         : {}),
     }));
     const rm = new ResidentMerge(device, plan, residency, slots, outDtype, vectorDtype, chunk, staging);
+    const oom = await device.popErrorScope();
+    if (oom) {
+      rm.destroy();
+      throw new StudioError(
+        `The GPU ran out of memory allocating ${formatBytes(residency.bytes)} for the merged model (${oom.message}); lower the GPU memory budget in Settings so each α streams from the checkpoints, or use a smaller model.`,
+      );
+    }
     try {
       await rm.fill(onProgress);
     } catch (e) {
@@ -222,8 +230,8 @@ export class ResidentMerge {
     );
     encoder.copyBufferToBuffer(this.staging.counters, 0, this.staging.counts, 0, 16);
     this.device.queue.submit([encoder.finish()]);
-    const oom = await this.device.popErrorScope();
-    const invalid = await this.device.popErrorScope();
+    const [oomScope, invalidScope] = [this.device.popErrorScope(), this.device.popErrorScope()];
+    const [oom, invalid] = await Promise.all([oomScope, invalidScope]);
     params.destroy();
     if (oom || invalid) throw new StudioError(`GPU ${oom ? 'out of memory' : 'validation error'} in the resident merge: ${(oom ?? invalid)!.message}`);
     await this.staging.counts.mapAsync(GPUMapMode.READ);
@@ -236,6 +244,8 @@ export class ResidentMerge {
   async setAlpha(alpha: number): Promise<{ seconds: number; nan: number; inf: number }> {
     if (!Number.isFinite(alpha)) throw new StudioError(`α must be a finite number, got ${alpha}.`);
     const t0 = performance.now();
+    // Until this pass completes the buffers hold a mix of two α: no α is claimed meanwhile.
+    this.alpha = undefined;
     let nan = 0;
     let inf = 0;
     if (this.residency.strategy === 'resident') {

@@ -89,14 +89,20 @@ interface Inputs {
   bytes: number;
 }
 
-function* jobsOf(plan: MergePlan, chunk: number): Generator<Job> {
+/**
+ * The chunks of the plan in output order. Without copies (a statistics-only pass) only merged
+ * parts are produced, and `last` marks each tensor's last *produced* part.
+ */
+function* jobsOf(plan: MergePlan, chunk: number, copies: boolean): Generator<Job> {
   let index = 0;
   for (const file of plan.files) {
     for (const t of file.tensors) {
       const parts: Array<Omit<Job, 'last'>> = [];
       for (let s = 0; s < t.mergedElements; s += chunk) parts.push({ tensor: t, index, start: s, count: Math.min(chunk, t.mergedElements - s), kind: 'merge' });
-      for (let s = t.mergedElements; s < t.elements; s += chunk) parts.push({ tensor: t, index, start: s, count: Math.min(chunk, t.elements - s), kind: 'copy' });
-      if (parts.length === 0) parts.push({ tensor: t, index, start: 0, count: 0, kind: 'copy' });
+      if (copies) {
+        for (let s = t.mergedElements; s < t.elements; s += chunk) parts.push({ tensor: t, index, start: s, count: Math.min(chunk, t.elements - s), kind: 'copy' });
+        if (parts.length === 0) parts.push({ tensor: t, index, start: 0, count: 0, kind: 'copy' });
+      }
       for (let i = 0; i < parts.length; i++) yield { ...parts[i], last: i === parts.length - 1 };
       index++;
     }
@@ -113,7 +119,7 @@ function readRange(r: TensorRef, start: number, count: number): Promise<Uint8Arr
 async function readInputs(job: Job, needTarget: boolean): Promise<Inputs> {
   const t = job.tensor;
   if (job.kind === 'copy') {
-    const target = job.count ? await readRange(t.target!, job.start, job.count) : new Uint8Array(0);
+    const target = job.count && t.target ? await readRange(t.target, job.start, job.count) : new Uint8Array(0);
     return { target, bytes: target.length };
   }
   const [target, sft, rl] = await Promise.all([
@@ -146,7 +152,7 @@ export function finishStats(s: ChunkStats): VectorStats {
 export async function runMerge(o: MergeRunOptions): Promise<MergeReport> {
   const { plan, merger, out } = o;
   const started = performance.now();
-  const prefetch = o.prefetch ?? 2;
+  const prefetch = Math.max(1, o.prefetch ?? 2);
   const writing = out !== undefined;
   const needTarget = plan.mode === 'merge';
   const reports: TensorReport[] = plan.tensors.map((t) => ({ name: t.name, nan: 0, inf: 0 }));
@@ -160,14 +166,15 @@ export async function runMerge(o: MergeRunOptions): Promise<MergeReport> {
   let peak = 0;
   let tensorsDone = 0;
 
-  const jobs = jobsOf(plan, merger.chunkElements);
+  const jobs = jobsOf(plan, merger.chunkElements, writing);
+  // A statistics-only pass visits only the tensors that receive α·v.
+  const tensorsTotal = writing ? plan.tensors.length : plan.tensors.filter((t) => t.mergedElements > 0).length;
   const queue: Array<{ job: Job; inputs: Promise<Inputs> }> = [];
   const refill = () => {
     while (queue.length < prefetch) {
       const next = jobs.next();
       if (next.done) return;
       const job = next.value;
-      if (!writing && job.kind === 'copy') continue; // statistics need merged elements only
       const inputs = readInputs(job, needTarget).then((i) => {
         inFlight += i.bytes;
         peak = Math.max(peak, inFlight);
@@ -206,7 +213,9 @@ export async function runMerge(o: MergeRunOptions): Promise<MergeReport> {
       bytesRead += inputs.bytes;
       const t = job.tensor;
       const result: Promise<ChunkResult | Uint8Array> =
-        job.kind === 'copy'
+        job.count === 0
+          ? Promise.resolve(new Uint8Array(0))
+          : job.kind === 'copy'
           ? Promise.resolve(castChunk(inputs.target!, t.target!.dtype, t.dtype, job.count))
           : merger.mergeChunk({
               target: needTarget && inputs.target ? { dtype: t.target!.dtype, bytes: inputs.target } : undefined,
@@ -263,7 +272,7 @@ export async function runMerge(o: MergeRunOptions): Promise<MergeReport> {
           addStats(total, tensorStats[job.index]);
         }
       }
-      o.onProgress?.({ tensor: t.name, tensorsDone, tensorsTotal: plan.tensors.length, bytesDone, bytesTotal });
+      o.onProgress?.({ tensor: t.name, tensorsDone, tensorsTotal, bytesDone, bytesTotal });
     }
     if (writing) {
       await current?.file.close();

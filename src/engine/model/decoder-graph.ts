@@ -82,6 +82,8 @@ export interface DecoderSpec {
   qkNorm: boolean;
   /** Tensor read as the output head: lm_head.weight, or embed_tokens when tied. */
   headTensor: string;
+  /** Longest prompt + generation: max_position_embeddings, or the sliding window when one applies. */
+  maxSequence: number;
   /** Every weight the graph takes as an input, with the shape it must have. */
   weights: { name: string; shape: number[] }[];
   inverseFrequencies: Float32Array;
@@ -101,7 +103,10 @@ export function decoderSpec(config: ModelConfig, shapes: Map<string, number[]>, 
   if (NH % KV !== 0) throw new UnsupportedModelError(`${label}: ${NH} attention heads are not a multiple of ${KV} key/value heads.`);
   const qkvBias = shapes.has('model.layers.0.self_attn.q_proj.bias');
   const qkNorm = shapes.has('model.layers.0.self_attn.q_norm.weight');
-  const headTensor = shapes.has('lm_head.weight') ? 'lm_head.weight' : 'model.embed_tokens.weight';
+  // As transformers: a tied config reads the embedding even when an lm_head.weight is also stored.
+  const headTensor = shapes.has('lm_head.weight') && !config.tieWordEmbeddings ? 'lm_head.weight' : 'model.embed_tokens.weight';
+  const act = config.raw.hidden_act ?? config.raw.hidden_activation ?? 'silu';
+  if (act !== 'silu') throw new UnsupportedModelError(`${label}: activation "${String(act)}" is not supported (the graph uses SiLU/SwiGLU).`);
   const weights: DecoderSpec['weights'] = [{ name: 'model.embed_tokens.weight', shape: [V, H] }];
   for (let l = 0; l < L; l++) {
     const p = `model.layers.${l}`;
@@ -143,12 +148,17 @@ export function decoderSpec(config: ModelConfig, shapes: Map<string, number[]>, 
   // would otherwise be ignored silently and the outputs would be wrong.
   const used = new Set(weights.map((w) => w.name));
   for (const name of shapes.keys()) {
-    if (!used.has(name) && !name.endsWith('rotary_emb.inv_freq') && !(name === 'lm_head.weight' && headTensor === 'lm_head.weight')) {
+    if (!used.has(name) && !name.endsWith('rotary_emb.inv_freq') && name !== 'lm_head.weight') {
       throw new UnsupportedModelError(`${label}: tensor "${name}" has no place in the ${config.architecture} graph the studio builds (biases on o_proj or the MLP are not supported); it cannot be run faithfully.`);
     }
   }
   const inv = ropeInverseFrequencies(config, label);
-  return { numLayers: L, numHeads: NH, numKvHeads: KV, headDim: D, hiddenSize: H, vocabSize: V, qkvBias, qkNorm, headTensor, weights, inverseFrequencies: inv };
+  // Sliding-window attention (Mistral; Qwen2 only with use_sliding_window) is not built: sequences
+  // are limited to the window instead, where full attention is exactly the same.
+  const window = config.raw.sliding_window;
+  const slidingActive = typeof window === 'number' && window > 0 && (config.raw.use_sliding_window === true || config.architecture === 'MistralForCausalLM');
+  const maxSequence = slidingActive ? Math.min(window as number, config.maxPositionEmbeddings) : config.maxPositionEmbeddings;
+  return { maxSequence, numLayers: L, numHeads: NH, numKvHeads: KV, headDim: D, hiddenSize: H, vocabSize: V, qkvBias, qkNorm, headTensor, weights, inverseFrequencies: inv };
 }
 
 export function pastName(layer: number, kind: 'key' | 'value') {
@@ -219,8 +229,8 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
   const causal = g.op('LessOrEqual', [g.op('Unsqueeze', [keyIdx, i64([0])]), g.op('Unsqueeze', [qIdx, i64([1])])]); // [S, T]
   const notPad = g.op('Reshape', [g.op('Cast', [mask], { to: 9 }), cat(B, i64([1, 1, 1]), T)]); // [B,1,1,1,T]
   const visible = g.op('And', [causal, notPad]); // [B,1,1,S,T]
-  // The most negative value of the dtype (half of it in f16, so adding a score cannot overflow to −Inf).
-  const maskBias = g.op('Where', [visible, c(0), c(f16 ? -32752 : -3.4028234663852886e38)]);
+  // Added to float32 scores in both modes (f16 attention normalises in f32): float32's lowest value.
+  const maskBias = g.op('Where', [visible, g.f32(0), g.f32(-3.4028234663852886e38)]);
   const scale = c(1 / Math.sqrt(D));
 
   let h = g.op('Gather', [w('model.embed_tokens.weight'), ids], { axis: 0 }); // [B, S, H]
@@ -246,8 +256,11 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
     const q5 = g.op('Reshape', [q, cat(B, i64([KV, G]), S, i64([D]))]);
     const k5 = g.op('Unsqueeze', [g.op('Transpose', [keys], { perm: [0, 1, 3, 2] }), i64([2])]); // [B,KV,1,D,T]
     const v5 = g.op('Unsqueeze', [values, i64([2])]); // [B,KV,1,T,D]
-    const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [q5, k5]), scale]), maskBias]);
-    const ctx = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), v5]); // [B,KV,G,S,D]
+    // q is scaled before the product (smaller intermediate values); in f16 the scores are added to
+    // the mask and normalised in f32, as transformers does, then cast back for the product with v.
+    const raw = g.op('MatMul', [g.op('Mul', [q5, scale]), k5]);
+    const probs = g.op('Softmax', [g.op('Add', [f16 ? g.op('Cast', [raw], { to: 1 }) : raw, maskBias])], { axis: -1 });
+    const ctx = g.op('MatMul', [f16 ? g.op('Cast', [probs], { to: 10 }) : probs, v5]); // [B,KV,G,S,D]
     const merged = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [ctx, cat(B, i64([NH]), S, i64([D]))])], { perm: [0, 2, 1, 3] }), cat(B, S, i64([NH * D]))]);
     h = g.op('Add', [h, linear(merged, `${p}.self_attn.o_proj.weight`, undefined, H, [B, S])]);
     const y = rmsNorm(h, `${p}.post_attention_layernorm.weight`);

@@ -82,6 +82,9 @@ export class DecoderModel {
       const onGpu = this.runtime.o.provider === 'webgpu' ? Array.from({ length: this.spec.numLayers }, (_, l) => [presentName(l, 'key'), presentName(l, 'value')]).flat() : [];
       s = this.runtime.createSession(graph, onGpu);
       this.sessions.set(mode, s);
+      // A failed creation is not cached: the next run tries again (and dispose() skips it).
+      const created = s;
+      created.catch(() => this.sessions.get(mode) === created && this.sessions.delete(mode));
     }
     return s;
   }
@@ -99,8 +102,9 @@ export class DecoderModel {
       for (const id of r) {
         if (!Number.isInteger(id) || id < 0 || id >= V) throw new StudioError(`token id ${id} is outside the vocabulary (0 … ${V - 1}).`);
       }
-      if (r.length + extra > this.config.maxPositionEmbeddings) {
-        throw new StudioError(`a prompt of ${r.length} tokens${extra ? ` plus ${extra} new ones` : ''} exceeds max_position_embeddings (${this.config.maxPositionEmbeddings}).`);
+      if (r.length + extra > this.spec.maxSequence) {
+        const what = this.spec.maxSequence < this.config.maxPositionEmbeddings ? 'the sliding-window length' : 'max_position_embeddings';
+        throw new StudioError(`a prompt of ${r.length} tokens${extra ? ` plus ${extra} new ones` : ''} exceeds ${what} (${this.spec.maxSequence}).`);
       }
     }
   }
@@ -168,6 +172,13 @@ export class DecoderModel {
       for (let step = 0; step < o.maxNewTokens; step++) {
         const result = await session.run({ ...feeds, ...this.weights });
         if (previous) for (const t of Object.values(previous)) t.dispose();
+        // This step's cache is owned from here on, so an error below still disposes it.
+        const presents: Record<string, OrtTensor> = {};
+        for (let l = 0; l < this.spec.numLayers; l++) {
+          presents[pastName(l, 'key')] = result[presentName(l, 'key')];
+          presents[pastName(l, 'value')] = result[presentName(l, 'value')];
+        }
+        previous = presents;
         const logits = (await result.logits.getData()) as Float32Array;
         result.logits.dispose();
         const next: number[] = [];
@@ -190,12 +201,6 @@ export class DecoderModel {
             }
           }
         }
-        const presents: Record<string, OrtTensor> = {};
-        for (let l = 0; l < this.spec.numLayers; l++) {
-          presents[pastName(l, 'key')] = result[presentName(l, 'key')];
-          presents[pastName(l, 'value')] = result[presentName(l, 'value')];
-        }
-        previous = presents;
         if (done.every(Boolean) || step === o.maxNewTokens - 1) break;
         maskRow = maskRow.map((m) => [...m, 1]);
         lastPos = lastPos.map((p) => p + 1);
@@ -224,7 +229,8 @@ export class DecoderModel {
   }
 
   async dispose(): Promise<void> {
-    for (const s of this.sessions.values()) await (await s).release().catch(() => {});
+    const all = [...this.sessions.values()];
     this.sessions.clear();
+    for (const s of all) await s.then((x) => x.release(), () => undefined).catch(() => undefined);
   }
 }

@@ -28,6 +28,14 @@ export interface LiveModelOptions {
 
 export class LiveModel {
   alpha: number | undefined;
+  /** setAlpha rewrites the weights a generation reads: the two never overlap. */
+  private lock: Promise<unknown> = Promise.resolve();
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.lock.then(fn, fn);
+    this.lock = next.catch(() => undefined);
+    return next;
+  }
   private constructor(
     readonly plan: MergePlan,
     readonly spec: DecoderSpec,
@@ -72,8 +80,13 @@ export class LiveModel {
   }
 
   /** θ(α) into the weights the sessions read. */
-  async setAlpha(alpha: number): Promise<{ ms: number }> {
+  setAlpha(alpha: number): Promise<{ ms: number }> {
+    return this.exclusive(() => this.setAlphaNow(alpha));
+  }
+
+  private async setAlphaNow(alpha: number): Promise<{ ms: number }> {
     const t0 = performance.now();
+    this.alpha = undefined; // mixed weights if this fails part-way: the next request re-merges
     if (this.resident) {
       await this.resident.setAlpha(alpha);
     } else {
@@ -86,12 +99,16 @@ export class LiveModel {
   }
 
   generate(rows: number[][], o: GenerateOptions): Promise<GeneratedRow[]> {
-    return this.model.generate(rows, o);
+    return this.exclusive(() => this.model.generate(rows, o));
   }
 
   async dispose(): Promise<void> {
-    await this.model.dispose();
-    await this.runtime.dispose();
-    this.resident?.destroy();
+    await this.lock;
+    try {
+      await this.model.dispose();
+      await this.runtime.dispose();
+    } finally {
+      this.resident?.destroy();
+    }
   }
 }

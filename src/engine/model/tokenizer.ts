@@ -73,8 +73,15 @@ export class StudioTokenizer {
     return this.template.render({
       messages,
       add_generation_prompt: addGenerationPrompt,
-      bos_token: this.config.bos_token ?? '',
-      eos_token: this.config.eos_token ?? '',
+      bos_token: tokenText(this.config.bos_token),
+      eos_token: tokenText(this.config.eos_token),
     });
   }
+}
+
+/** tokenizer_config.json writes special tokens as strings or, in older files, as AddedToken objects. */
+function tokenText(t: unknown): string {
+  if (typeof t === 'string') return t;
+  if (t && typeof t === 'object' && typeof (t as { content?: unknown }).content === 'string') return (t as { content: string }).content;
+  return '';
 }

@@ -81,8 +81,9 @@ async function runOnce(): Promise<void> {
     const { prompt, chat, maxNewTokens } = st().playground;
     const tok = m.tokenizer;
     if (!tok) throw new StudioError('The target has no tokenizer.json, so text prompts cannot be encoded.');
-    const text = chat && tok.hasChatTemplate ? tok.applyChatTemplate([{ role: 'user', content: prompt }]) : prompt;
-    const promptIds = tok.encode(text);
+    // A chat template writes its own special tokens; a plain prompt gets the tokenizer's (e.g. BOS).
+    const templated = chat && tok.hasChatTemplate;
+    const promptIds = templated ? tok.encode(tok.applyChatTemplate([{ role: 'user', content: prompt }])) : tok.encode(prompt, true);
     const t0 = performance.now();
     const [row] = await m.generate([promptIds], { maxNewTokens, eosTokenIds: tok.eosTokenIds, decode: (ids) => tok.decode(ids) });
     const generateMs = performance.now() - t0;
