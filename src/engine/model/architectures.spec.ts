@@ -187,3 +187,41 @@ describe('scaled RoPE, stray tensors, real dimensions', () => {
     await runtime.dispose();
   });
 });
+
+describe('config details transformers honours', () => {
+  const baseTensors = (name: string) => [...readModelFolder(fx.model(name))].map(([n, t]) => ({ name: n, dtype: t.dtype, shape: t.shape, data: t.bytes }));
+  const baseConfig = (name: string) => JSON.parse(readFileSync(join(fx.model(name), 'config.json'), 'utf8'));
+  const specOf = async (dir: string) => {
+    const ckpt = await openCheckpoint(await localFolderSource(dir));
+    return { ckpt, spec: decoderSpec(ckpt.config, new Map([...ckpt.tensors].map(([n, t]) => [n, t.shape])), dir.split('/').at(-1)!) };
+  };
+
+  it('a tied config reads the embedding as the head even when an lm_head.weight is stored', async () => {
+    const untied = baseTensors('tiny-qwen2-untied-target');
+    const dir = writeModel('tied-with-head', { ...baseConfig('tiny-qwen2-untied-target'), tie_word_embeddings: true }, untied);
+    const { spec } = await specOf(dir);
+    expect(spec.headTensor).toBe('model.embed_tokens.weight');
+    expect(spec.weights.map((w) => w.name)).not.toContain('lm_head.weight');
+  });
+
+  it('an activation other than SiLU is refused by name', async () => {
+    const dir = writeModel('gelu', { ...baseConfig('tiny-qwen2-target'), hidden_act: 'gelu_pytorch_tanh' }, baseTensors('tiny-qwen2-target'));
+    await expect(specOf(dir)).rejects.toThrow('gelu: activation "gelu_pytorch_tanh" is not supported');
+  });
+
+  it("Mistral's sliding window limits prompt + generation to the window; Qwen2 with use_sliding_window false does not", async () => {
+    const mistral = writeModel(
+      'mistral-window',
+      { ...baseConfig('tiny-qwen2-untied-target'), architectures: ['MistralForCausalLM'], model_type: 'mistral', sliding_window: 16 },
+      baseTensors('tiny-qwen2-untied-target').filter((t) => !t.name.endsWith('_proj.bias')),
+    );
+    const { ckpt, spec } = await specOf(mistral);
+    expect(spec.maxSequence).toBe(16);
+    const model = new DecoderModel(new OrtRuntime({ ort, provider: 'wasm' }), ckpt.config, spec, { kind: 'embedded', arrays: await checkpointWeightsF32(ckpt, spec) });
+    await expect(model.generate([Array(12).fill(1)], { maxNewTokens: 5, eosTokenIds: [] })).rejects.toThrow(
+      'a prompt of 12 tokens plus 5 new ones exceeds the sliding-window length (16).',
+    );
+    const qwen = writeModel('qwen-window', { ...baseConfig('tiny-qwen2-target'), sliding_window: 16, use_sliding_window: false }, baseTensors('tiny-qwen2-target'));
+    expect((await specOf(qwen)).spec.maxSequence).toBe(128);
+  });
+});
