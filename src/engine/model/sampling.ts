@@ -34,19 +34,32 @@ export function pickToken(row: Float32Array, o: SamplingOptions, random: () => n
   const probs = new Float64Array(row.length);
   let sum = 0;
   for (let i = 0; i < row.length; i++) sum += probs[i] = Math.exp((row[i] - max) / temperature);
-  const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a] || a - b);
   const topP = o.topP ?? 1;
+  if (topP >= 1) return sampleFrom(probs, sum, null, random);
+  // Nucleus: the most probable tokens until their mass reaches top-p. Sorting only the tokens within
+  // 1e-12 of the best keeps this fast on a 150k vocabulary; the full sort is the fallback.
+  let order = Array.from(probs.keys()).filter((i) => probs[i] >= 1e-12);
+  if (order.reduce((a, i) => a + probs[i], 0) / sum < topP) order = Array.from(probs.keys());
+  order.sort((a, b) => probs[b] - probs[a] || a - b);
   let kept = 0;
   let mass = 0;
   for (const i of order) {
-    mass += probs[i] / sum;
+    mass += probs[i];
     kept++;
-    if (mass >= topP) break;
+    if (mass / sum >= topP) break;
   }
-  let r = random() * mass * sum;
-  for (let k = 0; k < kept; k++) {
-    r -= probs[order[k]];
-    if (r <= 0) return order[k];
+  return sampleFrom(probs, mass, order.slice(0, kept), random);
+}
+
+/** One draw from `probs` (restricted to `among` when given) whose weights add up to `total`. */
+function sampleFrom(probs: Float64Array, total: number, among: number[] | null, random: () => number): number {
+  let r = random() * total;
+  const ids = among ?? probs.keys();
+  let last = 0;
+  for (const i of ids) {
+    last = i;
+    r -= probs[i];
+    if (r <= 0) return i;
   }
-  return order[kept - 1];
+  return last;
 }
