@@ -73,7 +73,7 @@ export function planResidency(plan: MergePlan, limits: { maxBufferSize: number }
       bytes: outputBytes,
       residentBytes,
       outputBytes,
-      explanation: `target + v + θ(α) need ${formatBytes(residentBytes)}, more than the ${formatBytes(budget)} GPU budget: only θ(α) (${formatBytes(outputBytes)}) stays on the GPU and each new α re-reads the checkpoints from the local cache.`,
+      explanation: `target + v + θ(α) need ${formatBytes(residentBytes)}, more than the ${formatBytes(budget)} GPU budget: only θ(α) (${formatBytes(outputBytes)}) stays on the GPU and each new α re-reads the checkpoints (from the download cache once the weights are downloaded, else over the network).`,
     };
   }
   throw new StudioError(`The merged model needs ${formatBytes(outputBytes)} of GPU memory as ${out}, more than the ${formatBytes(budget)} budget; raise the budget if the GPU has the memory, or use a smaller model.`);
