@@ -13,6 +13,11 @@
 // they propagate them, so canonical NaNs are what makes the GPU and the CPU path agree bit for
 // bit. NaN and Inf results are counted per tensor (binding 5) and reported to the user.
 //
+// WGSL lets a GPU flush float32 subnormals (|x| < 1.18e-38, reachable only from bf16/f32 data)
+// to zero, and some do (SwiftShader): such values may come out as ±0 here, where PyTorch on the
+// CPU and the studio's CPU path keep them. Everything else matches PyTorch bit for bit
+// (test-support/golden/torch-merge.json, e2e/merge-kernel.spec.ts).
+//
 // Dtype codes: 0 = F32, 1 = F16, 2 = BF16.
 // Mode: 0 = merge (uses target), 1 = vector only (out = rl - sft; alpha and target ignored),
 //       resident: the `resident` entry point, out = target + alpha * v with v stored in the `rl`
