@@ -16,7 +16,7 @@ const run = (page: import('@playwright/test').Page, opts: object) =>
 
 for (const [budget, strategy] of [
   [1 << 30, 'resident'],
-  [60_000, 'streaming'],
+  [120_000, 'streaming'],
 ] as const) {
   test(`${strategy}: θ(α) for α ∈ {0.5, −1, 2, 0} equals the CPU merge bit for bit`, async ({ page }) => {
     const res = await run(page, { budgetBytes: budget, vectorDtype: 'F32', alphas: [0.5, -1, 2, 0] });

@@ -45,7 +45,7 @@ const pad4 = (n: number) => Math.ceil(n / 4) * 4;
 const size = (d: SupportedDtype) => dtypeByteSize(d)!;
 
 /** Decides resident vs streaming; throws when even the outputs alone cannot be held. */
-export function planResidency(plan: MergePlan, limits: { maxBufferSize: number }, o: ResidencyOptions = {}): ResidencyPlan {
+export function planResidency(plan: MergePlan, limits: { maxBufferSize: number; maxStorageBufferBindingSize?: number }, o: ResidencyOptions = {}): ResidencyPlan {
   const out = o.outDtype ?? 'F32';
   const vec = o.vectorDtype ?? 'F32';
   const budget = o.budgetBytes ?? DEFAULT_RESIDENT_BUDGET;
@@ -58,6 +58,10 @@ export function planResidency(plan: MergePlan, limits: { maxBufferSize: number }
     residentBytes += ob + (t.mergedElements ? pad4(t.elements * size(t.target!.dtype)) + pad4(t.mergedElements * size(vec)) : 0);
     if (!biggest || t.elements > biggest.elements) biggest = t;
   }
+  // Three staging buffers of one chunk each (f32-sized) come on top, in both strategies.
+  const staging = 3 * 4 * stagingChunk(limits.maxStorageBufferBindingSize ?? 1024 ** 3, biggest?.elements ?? 0);
+  outputBytes += staging;
+  residentBytes += staging;
   const biggestBytes = biggest ? biggest.elements * 4 : 0;
   if (biggest && biggestBytes > limits.maxBufferSize) {
     throw new StudioError(
@@ -79,10 +83,13 @@ export function planResidency(plan: MergePlan, limits: { maxBufferSize: number }
   throw new StudioError(`The merged model needs ${formatBytes(outputBytes)} of GPU memory as ${out}, more than the ${formatBytes(budget)} budget; raise the budget if the GPU has the memory, or use a smaller model.`);
 }
 
-/** Chunk length in elements: multiples of 128 keep 16-bit ranges 256-byte aligned (storage offsets). */
-function chunkFor(device: GPUDevice): number {
-  const byBinding = Math.floor(device.limits.maxStorageBufferBindingSize / 4);
-  return Math.max(128, Math.min(16 * 1024 * 1024, byBinding) - (Math.min(16 * 1024 * 1024, byBinding) % 128));
+/**
+ * Chunk length in elements: within the binding limit, at most 16M, no longer than the largest
+ * tensor needs, and a multiple of 128 so 16-bit ranges stay 256-byte aligned (storage offsets).
+ */
+function stagingChunk(maxStorageBufferBindingSize: number, largestElements: number): number {
+  const cap = Math.min(16 * 1024 * 1024, Math.floor(maxStorageBufferBindingSize / 4), Math.ceil(largestElements / 128) * 128);
+  return Math.max(128, cap - (cap % 128));
 }
 
 interface Slot {
@@ -115,7 +122,7 @@ export class ResidentMerge {
       throw new StudioError(`${odd.name}: an odd number of merged elements (${odd.mergedElements}) cannot be kept resident in a 16-bit dtype; use F32.`);
     }
     const vectorDtype = o.vectorDtype ?? 'F32';
-    const chunk = chunkFor(device);
+    const chunk = stagingChunk(device.limits.maxStorageBufferBindingSize, Math.max(0, ...plan.tensors.map((t) => t.elements)));
     const S = GPUBufferUsage;
     const mk = (label: string, bytes: number, usage: number) => device.createBuffer({ label, size: Math.max(4, pad4(bytes)), usage });
     device.pushErrorScope('out-of-memory');
