@@ -150,3 +150,19 @@ test('a resized target vocabulary: the save is refused naming the tensor, and wo
   const merged = tensorsOf((await readOpfsFolder(page, 'merged-alpha-1'))['model.safetensors']);
   expect(merged.get('model.embed_tokens.weight')!.shape).toEqual([320, 16]);
 });
+
+test('without WebGPU the panel says so and merges with the CPU path: same bytes', async ({ page }) => {
+  await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+  await pickOpfsFolders(page);
+  await loadDemo(page);
+  await expect(page.getByTestId('merge-panel')).toContainText('on the CPU: this browser gives no WebGPU device (same bits, slower)');
+  await page.getByLabel('alpha', { exact: true }).fill('-0.75');
+  await page.getByRole('button', { name: 'Save merged model…' }).click();
+  await expect(page.getByTestId('merge-job')).toHaveAttribute('data-status', 'done');
+  await expect(page.getByTestId('merge-job')).toContainText('CPU path');
+  const merged = tensorsOf((await readOpfsFolder(page, 'merged-alpha-minus0p75'))['model.safetensors']);
+  const [S, R, T] = (['sft', 'rl', 'target'] as const).map(demo);
+  for (const [name, t] of T) {
+    expect(Buffer.from(merged.get(name)!.bytes).equals(Buffer.from(referenceMerge(d(t), d(S.get(name)!), d(R.get(name)!), -0.75, 'BF16'))), name).toBe(true);
+  }
+});
