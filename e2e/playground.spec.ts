@@ -5,7 +5,7 @@ import type { SupportedDtype } from '../src/engine/safetensors/dtypes.ts';
 import { decode, referenceMerge } from '../test-support/merge-reference.ts';
 import { readModelFolder, refConfigOf } from '../test-support/read-safetensors.ts';
 import { referenceForward } from '../test-support/reference-forward.ts';
-import { FIXTURES } from './helpers.ts';
+import { dropFolder, FIXTURES } from './helpers.ts';
 
 /**
  * What a user does: load the demo trio (a vector that carries a+b mod 10), type a sum, Generate,
@@ -98,4 +98,27 @@ test('a GPU budget too small for target + v: the playground says it falls back t
   await expect(pg.getByTestId('playground-output').locator('pre')).toHaveText('7', { timeout: 30_000 });
   await expect(pg).toContainText('more than the 2.0 MiB GPU budget: only θ(α)');
   expect(await idsAt(page, -1)).toEqual(expectedIds('3+4=', -1, 1));
+});
+
+test('another checkpoint dropped into a slot (same "dropped files" label): the old answer is cleared and the model rebuilt', async ({ page }) => {
+  await page.goto('/');
+  for (const role of ['sft', 'rl', 'target'] as const) await dropFolder(page, page.getByTestId(`slot-${role}`), model(`demo-arith-${role}`));
+  const pg = page.getByTestId('playground');
+  await pg.getByRole('button', { name: 'Generate' }).click();
+  await expect(pg.getByTestId('playground-output').locator('pre')).toHaveText('7', { timeout: 30_000 });
+  // The SFT donor as the target: a different model under the same label.
+  await dropFolder(page, page.getByTestId('slot-target'), model('demo-arith-sft'));
+  await expect(pg.getByTestId('playground-output')).toHaveCount(0);
+  await pg.getByRole('button', { name: 'Generate' }).click();
+  await expect(pg.getByTestId('playground-meta')).toContainText('model and session built', { timeout: 30_000 });
+  const [S, R] = ['sft', 'rl'].map((n) => readModelFolder(model(`demo-arith-${n}`)));
+  const d = (t: { bytes: Uint8Array; dtype: string }) => decode(t.bytes, t.dtype as SupportedDtype);
+  const w = new Map<string, Float64Array>();
+  for (const [name, t] of S) {
+    const bits = referenceMerge(d(t), d(t), d(R.get(name)!), 1, 'F32');
+    w.set(name, Float64Array.from(new Float32Array(bits.buffer, bits.byteOffset, bits.byteLength / 4)));
+  }
+  const ids = demo.prompts.find((p) => p.text === '3+4=')!.ids;
+  const last = referenceForward(CONFIG, w, ids).at(-1)!;
+  await expect(pg.getByTestId('playground-output')).toHaveAttribute('data-ids', String(last.indexOf(Math.max(...last))));
 });

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,5 +131,31 @@ describe('studio generate', () => {
       expect([r.code, r.stderr.length], argv.join(' ')).toEqual([2, 1]);
       expect(r.stderr[0], argv.join(' ')).toMatch(msg);
     }
+  });
+});
+
+describe('output paths', () => {
+  it('forward --out in a missing folder, or naming a folder: exit 2 before the model is built; a good one leaves no temp file', async () => {
+    const model = ['--model', fx.model('tiny-qwen2-target'), '--ids', '1,2'];
+    const missing = await cli('forward', ...model, '--out', join(work, 'no-such-dir', 'x.json'));
+    expect([missing.code, missing.stderr.length]).toEqual([2, 1]);
+    expect(missing.stderr[0]).toMatch(/the folder .*no-such-dir does not exist; create it first/);
+    const folder = await cli('forward', ...model, '--out', work);
+    expect([folder.code, folder.stderr.length]).toEqual([2, 1]);
+    expect(folder.stderr[0]).toMatch(/is a folder; name a file/);
+    const dir = tmp('out-dir');
+    mkdirSync(dir);
+    expect((await cli('forward', ...model, '--out', join(dir, 'l.json'))).code).toBe(0);
+    expect(readdirSync(dir)).toEqual(['l.json']);
+  });
+
+  it('merge --out under a file: exit 2 with one line; generate --stop "": exit 2', async () => {
+    const file = tmp('plain-file');
+    writeFileSync(file, 'x');
+    const r = await cli('merge', '--sft', fx.model('tiny-qwen2-sft'), '--rl', fx.model('tiny-qwen2-rl'), '--target', fx.model('tiny-qwen2-target'), '--alpha', '1', '--out', join(file, 'merged'), '--device', 'cpu');
+    expect([r.code, r.stderr.length]).toEqual([2, 1]);
+    expect(r.stderr[0]).toMatch(/cannot (create its folder|write next to it)/);
+    const stop = await cli('generate', '--model', fx.model('tiny-qwen2-target'), '--ids', '1', '--max-new-tokens', '2', '--stop', '');
+    expect([stop.code, stop.stderr]).toEqual([2, ['studio generate: --stop needs a non-empty string.']]);
   });
 });

@@ -15,6 +15,7 @@ export const generate: Command = {
     const topP = numberFlag(args, 'top-p', 1, (v) => v > 0 && v <= 1, 'in (0, 1]');
     const seed = intFlag(args, 'seed', 0);
     const stop = stringFlag(args, 'stop');
+    if (stop === '') throw new UsageError('--stop needs a non-empty string.');
     const m = await openModelForRun(args, io);
     try {
       // Token ids need no tokenizer files; a prompt, stop strings and text do.

@@ -67,16 +67,23 @@ export class LiveModel {
     let resident: ResidentMerge | undefined;
     let feed: WeightFeed;
     const compute: ComputeDtype = o.device && o.compute === 'float16' ? 'float16' : 'float32';
-    if (o.device) {
-      resident = await ResidentMerge.create(o.device, plan, { ...o.residency, outDtype: compute === 'float16' ? 'F16' : 'F32' });
-      const outputs = resident.outputs;
-      feed = { kind: 'inputs', tensors: Object.fromEntries(spec.weights.map((w) => [w.name, o.ort.Tensor.fromGpuBuffer(outputs.get(w.name)!.buffer, { dataType: compute, dims: w.shape })])) };
-    } else {
-      feed = { kind: 'embedded', arrays: new Map(spec.weights.map((w) => [w.name, new Float32Array(w.shape.reduce((a, b) => a * b, 1))])) };
+    try {
+      if (o.device) {
+        resident = await ResidentMerge.create(o.device, plan, { ...o.residency, outDtype: compute === 'float16' ? 'F16' : 'F32' });
+        const outputs = resident.outputs;
+        feed = { kind: 'inputs', tensors: Object.fromEntries(spec.weights.map((w) => [w.name, o.ort.Tensor.fromGpuBuffer(outputs.get(w.name)!.buffer, { dataType: compute, dims: w.shape })])) };
+      } else {
+        feed = { kind: 'embedded', arrays: new Map(spec.weights.map((w) => [w.name, new Float32Array(w.shape.reduce((a, b) => a * b, 1))])) };
+      }
+      const model = new DecoderModel(runtime, target.config, spec, feed, compute);
+      if (resident) await model.prepare('last'); // the CPU path builds its session per α, after the merge
+      return new LiveModel(plan, spec, model, runtime, tokenizer, resident);
+    } catch (e) {
+      // Nothing half-built stays on the GPU: a retry would otherwise allocate the budget again.
+      resident?.destroy();
+      await runtime.dispose().catch(() => undefined);
+      throw e;
     }
-    const model = new DecoderModel(runtime, target.config, spec, feed, compute);
-    if (resident) await model.prepare('last'); // the CPU path builds its session per α, after the merge
-    return new LiveModel(plan, spec, model, runtime, tokenizer, resident);
   }
 
   /** θ(α) into the weights the sessions read. */

@@ -37,7 +37,7 @@ export function SettingsPanel() {
         />
       </label>
       <button className="secondary" onClick={() => void clearOpfsCache()}>
-        Clear download cache
+        Clear downloads and exports
       </button>
     </details>
   );

@@ -11,7 +11,7 @@ import { runMerge, type MergeProgress } from '../../engine/merge/stream-merge.ts
 import type { TensorMerger } from '../../engine/merge/tensor-merger.ts';
 import { useStudio, type MergeJob } from '../store.ts';
 import { gpuContext } from './gpu.ts';
-import { checkpointFor } from './slot-loader.ts';
+import { checkpointFor, onCheckpointChange } from './slot-loader.ts';
 
 /**
  * The page's merge actions: vector statistics, saving the merged model, saving the vector.
@@ -20,6 +20,13 @@ import { checkpointFor } from './slot-loader.ts';
  */
 
 let running: AbortController | undefined;
+/** Download links of the last OPFS export, revoked when the next job starts. */
+let links: string[] = [];
+
+// Another checkpoint in a slot: statistics and saved-file results of the old trio no longer apply.
+onCheckpointChange(() => {
+  if (!running) useStudio.getState().patchMerge({ stats: undefined, job: undefined });
+});
 
 const state = () => useStudio.getState();
 const patchJob = (p: Partial<MergeJob>) => {
@@ -53,6 +60,8 @@ const onProgress = (p: MergeProgress) =>
 
 async function runJob(kind: MergeJob['kind'], body: (merger: TensorMerger, signal: AbortSignal) => Promise<Partial<MergeJob> | void>) {
   if (running) return;
+  for (const url of links) URL.revokeObjectURL(url);
+  links = [];
   const ac = new AbortController();
   running = ac;
   state().patchMerge({ job: { kind, status: 'running', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 } });
@@ -63,11 +72,11 @@ async function runJob(kind: MergeJob['kind'], body: (merger: TensorMerger, signa
     const extra = await body(merger, ac.signal);
     patchJob({ status: 'done', ...extra });
   } catch (e) {
-    if (ac.signal.aborted) patchJob({ status: 'cancelled', message: 'Cancelled; nothing was saved.' });
+    const noFolder = e instanceof DOMException && e.name === 'AbortError';
+    if (ac.signal.aborted || noFolder) patchJob({ status: 'cancelled', message: noFolder ? 'No folder was chosen; nothing was saved.' : 'Cancelled; nothing was saved.' });
     else {
       if (!(e instanceof StudioError)) console.error(e);
-      const aborted = e instanceof DOMException && e.name === 'AbortError';
-      patchJob({ status: 'error', error: aborted ? 'No folder was chosen; nothing was saved.' : (e as Error).message });
+      patchJob({ status: 'error', error: (e as Error).message });
     }
   } finally {
     merger?.destroy();
@@ -106,20 +115,26 @@ async function destination(name: string) {
     const parent = await picker({ mode: 'readwrite', id: 'studio-export' });
     return { out: await fsAccessOutputFolder(parent, name), links: false };
   }
+  // The origin's storage keeps one export at a time: the previous one (and its links) goes.
   const root = await navigator.storage.getDirectory();
-  const exports = await root.getDirectoryHandle('exports', { create: true });
-  await exports.removeEntry(name, { recursive: true }).catch(() => {});
+  await root.removeEntry(EXPORTS_DIR, { recursive: true }).catch(() => {});
+  const exports = await root.getDirectoryHandle(EXPORTS_DIR, { create: true });
   return { out: await fsAccessOutputFolder(exports, name), links: true };
 }
 
-async function listing(dir: FileSystemDirectoryHandle, names: string[], links: boolean) {
+async function listing(dir: FileSystemDirectoryHandle, names: string[], withLinks: boolean) {
   const files = [];
   for (const name of names) {
     const file = await (await dir.getFileHandle(name)).getFile();
-    files.push({ name, size: file.size, url: links ? URL.createObjectURL(file) : undefined });
+    const url = withLinks ? URL.createObjectURL(file) : undefined;
+    if (url) links.push(url);
+    files.push({ name, size: file.size, url });
   }
   return files;
 }
+
+/** Where exports go in the origin-private file system when the browser has no folder picker. */
+export const EXPORTS_DIR = 'exports';
 
 const alphaName = (a: number) => String(a).replace('-', 'minus').replace('.', 'p');
 

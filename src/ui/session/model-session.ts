@@ -4,7 +4,7 @@ import { LiveModel } from '../../engine/model/live-model.ts';
 import type { Ort } from '../../engine/model/ort-runtime.ts';
 import { useStudio } from '../store.ts';
 import { gpuContext } from './gpu.ts';
-import { checkpointFor } from './slot-loader.ts';
+import { checkpointFor, loadIdentity, onCheckpointChange } from './slot-loader.ts';
 
 /**
  * The playground's model: the loaded trio merged at the slider's α and run by onnxruntime-web.
@@ -20,15 +20,26 @@ let pending = false;
 const st = () => useStudio.getState();
 
 function trioKey(): string {
-  return ROLES.map((r) => st().slots[r].label ?? '').join('|') + `|${st().merge.vocabPolicy}|${st().settings.gpuBudgetGiB}`;
+  return `${loadIdentity()}|${st().merge.vocabPolicy}|${st().settings.gpuBudgetGiB}`;
 }
+
+/** Frees the current model's GPU buffers and sessions (waiting for a running generation). */
+async function disposeLive(): Promise<void> {
+  const old = live;
+  live = undefined;
+  if (old) await (await old.model.catch(() => undefined))?.dispose();
+}
+
+// A slot loading another checkpoint: the old model's memory is released at once, its answer cleared.
+onCheckpointChange(() => {
+  void disposeLive();
+  st().patchPlayground({ output: undefined, path: undefined, residency: undefined, error: undefined, status: 'idle' });
+});
 
 async function liveModel(): Promise<LiveModel> {
   const key = trioKey();
   if (live?.key === key) return live.model;
-  const old = live;
-  live = undefined;
-  if (old) void (await old.model.catch(() => undefined))?.dispose();
+  await disposeLive();
   const trio = { sft: checkpointFor('sft'), rl: checkpointFor('rl'), target: checkpointFor('target') };
   if (!trio.sft || !trio.rl || !trio.target) throw new StudioError('Load all three checkpoints first.');
   const withGpu = st().gpu.status === 'ready';

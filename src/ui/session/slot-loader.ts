@@ -25,10 +25,23 @@ export function checkpointFor(role: Role): Checkpoint | undefined {
   return open.get(role);
 }
 
+/** Which load of each slot is current: a new drop, id or demo load is a new identity even under the same label. */
+export function loadIdentity(): string {
+  return (['sft', 'rl', 'target'] as Role[]).map((r) => `${r}:${generation.get(r) ?? 0}`).join('|');
+}
+
+const changeListeners = new Set<() => void>();
+
+/** Called whenever a slot starts loading another checkpoint: results of the old trio are void. */
+export function onCheckpointChange(fn: () => void): void {
+  changeListeners.add(fn);
+}
+
 async function load(role: Role, origin: SlotState['origin'], makeSource: () => Promise<CheckpointSource>): Promise<void> {
   const gen = (generation.get(role) ?? 0) + 1;
   generation.set(role, gen);
   open.delete(role);
+  for (const fn of changeListeners) fn();
   const current = () => generation.get(role) === gen;
   patch(role, { status: 'loading', origin, summary: undefined, error: undefined, download: undefined, progress: { phase: 'resolving', done: 0, total: 1 } });
   try {

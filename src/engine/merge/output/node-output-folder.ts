@@ -14,9 +14,19 @@ export async function nodeOutputFolder(dir: string): Promise<OutputFolder> {
     if (!existing.isDirectory()) throw new StudioError(`--out ${dir} exists and is not a folder; name a new folder.`);
     if ((await readdir(dir)).length > 0) throw new StudioError(`--out ${dir} exists and is not empty; name a new folder (nothing is overwritten).`);
   }
-  await mkdir(dirname(dir), { recursive: true });
+  // Parent folders are created as needed and removed again on abort if this created them.
+  let createdParent: string | undefined;
+  try {
+    createdParent = await mkdir(dirname(dir), { recursive: true });
+  } catch (e) {
+    throw new StudioError(`--out ${dir}: cannot create its folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); name a writable location.`);
+  }
   const temp = join(dirname(dir), `.${basename(dir)}.partial-${randomBytes(4).toString('hex')}`);
-  await mkdir(temp);
+  try {
+    await mkdir(temp);
+  } catch (e) {
+    throw new StudioError(`--out ${dir}: cannot write next to it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); name a writable location.`);
+  }
   const open_ = new Set<OutputFile>();
   return {
     label: dir,
@@ -49,6 +59,7 @@ export async function nodeOutputFolder(dir: string): Promise<OutputFolder> {
     async abort() {
       for (const f of [...open_]) await f.close().catch(() => {});
       await rm(temp, { recursive: true, force: true });
+      if (createdParent) await rm(createdParent, { recursive: true, force: true }).catch(() => {});
     },
   };
 }

@@ -84,6 +84,8 @@ export function opfsCacheStore(): CacheStore {
 }
 
 /** Removes everything the studio cached in this browser. */
+/** Removes the download cache and the page's exports (everything this origin stores). */
 export async function clearOpfsCache(): Promise<void> {
-  await (await navigator.storage.getDirectory()).removeEntry(ROOT_DIR, { recursive: true }).catch(() => undefined);
+  const root = await navigator.storage.getDirectory();
+  for (const dir of [ROOT_DIR, 'exports']) await root.removeEntry(dir, { recursive: true }).catch(() => undefined);
 }

@@ -1,0 +1,36 @@
+import { randomBytes } from 'node:crypto';
+import { access, constants, open, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { UsageError } from './command.ts';
+
+/** Refuses an output path whose folder is missing or not writable, or which names a folder, before any work. */
+export async function checkOutputFile(path: string): Promise<void> {
+  const full = resolve(path);
+  const existing = await stat(full).catch(() => undefined);
+  if (existing?.isDirectory()) throw new UsageError(`--out ${path} is a folder; name a file, e.g. ${join(path, 'logits.json')}.`);
+  const dir = dirname(full);
+  const st = await stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) throw new UsageError(`--out ${path}: the folder ${dir} does not exist; create it first.`);
+  await access(dir, constants.W_OK).catch(() => {
+    throw new UsageError(`--out ${path}: the folder ${dir} is not writable.`);
+  });
+}
+
+/**
+ * Writes text produced in pieces to `path` through a temporary sibling renamed at the end: the
+ * output is never a single giant string, and a failure never leaves a truncated file behind.
+ */
+export async function writeTextAtomically(path: string, pieces: Iterable<string>): Promise<void> {
+  const full = resolve(path);
+  const temp = join(dirname(full), `.${basename(full)}.partial-${randomBytes(4).toString('hex')}`);
+  const handle = await open(temp, 'wx');
+  try {
+    for (const piece of pieces) await handle.write(piece);
+    await handle.close();
+    await rename(temp, full);
+  } catch (e) {
+    await handle.close().catch(() => undefined);
+    await rm(temp, { force: true });
+    throw e;
+  }
+}
