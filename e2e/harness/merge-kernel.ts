@@ -3,7 +3,7 @@
 import { requestGpu } from '../../src/engine/gpu/request-device.ts';
 import { CpuTensorMerger } from '../../src/engine/merge/cpu-tensor-merger.ts';
 import { GpuTensorMerger } from '../../src/engine/merge/gpu-tensor-merger.ts';
-import type { ChunkStats, TensorMerger } from '../../src/engine/merge/tensor-merger.ts';
+import { addStats, emptyStats, type TensorMerger } from '../../src/engine/merge/tensor-merger.ts';
 import type { SupportedDtype } from '../../src/engine/safetensors/dtypes.ts';
 
 export interface HarnessCase {
@@ -21,22 +21,17 @@ export interface HarnessCase {
 const SIZE: Record<SupportedDtype, number> = { F32: 4, F16: 2, BF16: 2 };
 const gpu = requestGpu();
 
-async function run(c: HarnessCase) {
-  const { device } = await gpu;
-  const errors: string[] = [];
-  const merger = new GpuTensorMerger(device, c.chunkElements);
-  const bytes = (vals: number[]) => new Uint8Array(vals);
-  const t = bytes(c.target);
-  const s = bytes(c.sft);
-  const r = bytes(c.rl);
+/** One case through a merger, chunk by chunk as the streaming merge feeds it; the merger is destroyed after. */
+async function mergeCase(merger: TensorMerger, c: HarnessCase, o: { stats?: boolean; output?: boolean } = {}) {
+  const [t, s, r] = [c.target, c.sft, c.rl].map((v) => new Uint8Array(v));
   const out: number[] = [];
+  const stats = emptyStats();
   let nan = 0;
   let inf = 0;
   try {
-    for (let start = 0; start < c.count; start += merger.chunkElements) {
-      const end = Math.min(c.count, start + merger.chunkElements);
+    for (let start = 0; start < c.count; start += c.chunkElements) {
+      const end = Math.min(c.count, start + c.chunkElements);
       const cut = (b: Uint8Array, d: SupportedDtype) => b.subarray(start * SIZE[d], end * SIZE[d]);
-      device.pushErrorScope('validation');
       const res = await merger.mergeChunk({
         target: c.vector ? undefined : { dtype: c.dtypes.target, bytes: cut(t, c.dtypes.target) },
         sft: { dtype: c.dtypes.sft, bytes: cut(s, c.dtypes.sft) },
@@ -45,17 +40,27 @@ async function run(c: HarnessCase) {
         alpha: c.alpha,
         outDtype: c.outDtype,
         label: `case chunk ${start}`,
+        stats: o.stats,
+        output: o.output,
       });
-      const err = await device.popErrorScope();
-      if (err) errors.push(err.message);
-      out.push(...res.bytes);
+      for (const byte of res.bytes) out.push(byte);
       nan += res.nan;
       inf += res.inf;
+      if (res.stats) addStats(stats, res.stats);
     }
   } finally {
     merger.destroy();
   }
-  return { bytes: out, nan, inf, errors };
+  return { bytes: out, nan, inf, stats };
+}
+
+/** A case on the GPU, failing on any WebGPU validation error. */
+async function run(c: HarnessCase) {
+  const { device } = await gpu;
+  device.pushErrorScope('validation');
+  const res = await mergeCase(new GpuTensorMerger(device, c.chunkElements), c);
+  const err = await device.popErrorScope();
+  return { bytes: res.bytes, nan: res.nan, inf: res.inf, errors: err ? [err.message] : [] };
 }
 
 (window as unknown as { runMergeCases: unknown }).runMergeCases = async (cases: HarnessCase[]) => {
@@ -92,40 +97,11 @@ async function run(c: HarnessCase) {
  */
 (window as unknown as { runCrossCheck: unknown }).runCrossCheck = async (c: HarnessCase & { statsOnly?: boolean }) => {
   const { device } = await gpu;
-  const run = async (merger: TensorMerger) => {
-    const t = new Uint8Array(c.target);
-    const s = new Uint8Array(c.sft);
-    const r = new Uint8Array(c.rl);
-    const out: number[] = [];
-    const total: ChunkStats = { count: 0, sumV2: 0, sumT2: 0, sumVD: 0, sumD2: 0, nearZero: 0 };
-    let nan = 0;
-    let inf = 0;
-    for (let start = 0; start < c.count; start += c.chunkElements) {
-      const end = Math.min(c.count, start + c.chunkElements);
-      const cut = (b: Uint8Array, d: SupportedDtype) => b.subarray(start * SIZE[d], end * SIZE[d]);
-      const res = await merger.mergeChunk({
-        target: c.vector ? undefined : { dtype: c.dtypes.target, bytes: cut(t, c.dtypes.target) },
-        sft: { dtype: c.dtypes.sft, bytes: cut(s, c.dtypes.sft) },
-        rl: { dtype: c.dtypes.rl, bytes: cut(r, c.dtypes.rl) },
-        count: end - start,
-        alpha: c.alpha,
-        outDtype: c.outDtype,
-        label: `cross ${start}`,
-        stats: true,
-        output: !c.statsOnly,
-      });
-      for (const b of res.bytes) out.push(b);
-      nan += res.nan;
-      inf += res.inf;
-      for (const k of Object.keys(total) as (keyof ChunkStats)[]) total[k] += res.stats![k];
-    }
-    merger.destroy();
-    return { bytes: out, nan, inf, stats: total };
-  };
   device.pushErrorScope('validation');
-  const gpuRes = await run(new GpuTensorMerger(device, c.chunkElements));
+  const both = { stats: true, output: !c.statsOnly };
+  const gpuRes = await mergeCase(new GpuTensorMerger(device, c.chunkElements), c, both);
   const err = await device.popErrorScope();
-  const cpuRes = await run(new CpuTensorMerger(c.chunkElements));
+  const cpuRes = await mergeCase(new CpuTensorMerger(c.chunkElements), c, both);
   return { gpu: gpuRes, cpu: cpuRes, errors: err ? [err.message] : [] };
 };
 /**

@@ -9,8 +9,8 @@ import type { SupportedDtype } from '../safetensors/dtypes.ts';
  * from the chromium package when the machine has no GPU), bit for bit against the reference.
  *
  * It runs in a child process: on some VMs (Firecracker, where this was developed) Dawn over
- * SwiftShader aborts inside glibc ("futex facility returned an unexpected error code") after a
- * few round trips, killing the process. A child killed that way is retried, up to four times; if
+ * SwiftShader aborts inside glibc ("futex facility returned an unexpected error code") or hangs
+ * after a few round trips. A child killed that way (or after 20 s) is retried, up to four times; if
  * every attempt dies so, the test is skipped and says why — the same kernel is proven bit-exact
  * in Chromium by e2e/merge-kernel.spec.ts. A machine where Dawn finds no Vulkan adapter at all
  * skips too. Any other failure, or wrong bits, fails the test.
@@ -19,7 +19,7 @@ const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const DAWN_ABORT = /futex facility returned an unexpected error code|__pthread_tpp_change_priority|std::system_error|Invalid argument/;
 
 describe('GpuTensorMerger in Node (Dawn)', () => {
-  it('bf16/f16/f32 in and out, odd sizes: bit-exact against the reference', (ctx) => {
+  it('bf16/f16/f32 in and out, odd sizes: bit-exact against the reference', { timeout: 100_000 }, (ctx) => {
     const dts: SupportedDtype[] = ['BF16', 'F16', 'F32'];
     const cases = dts.map((inD, k) => {
       const n = [1023, 257, 3][k];
@@ -35,7 +35,8 @@ describe('GpuTensorMerger in Node (Dawn)', () => {
       const child = spawnSync(process.execPath, ['--import', './bin/register.js', 'test-support/dawn-merge-child.ts', JSON.stringify(cases.map((c) => c.spec))], {
         cwd: ROOT,
         encoding: 'utf8',
-        timeout: 60_000,
+        // A healthy child takes ~2 s; Dawn on this VM can also hang instead of aborting.
+        timeout: 20_000,
       });
       const line = child.stdout.split('\n').find((l) => l.startsWith('RESULT '));
       if (line) {

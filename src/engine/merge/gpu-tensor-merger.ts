@@ -1,4 +1,5 @@
 import { StudioError } from '../errors.ts';
+import { writeBufferPadded } from '../gpu/write-buffer.ts';
 import { dtypeByteSize } from '../safetensors/dtypes.ts';
 import { encodeMerge, MERGE_PARAMS_BYTES } from './task-vector-kernel.ts';
 import { NEAR_ZERO_THRESHOLD, type ChunkInput, type ChunkResult, type ChunkStats, type TensorMerger } from './tensor-merger.ts';
@@ -104,13 +105,7 @@ export class GpuTensorMerger implements TensorMerger {
     this.device.pushErrorScope('out-of-memory');
     const b = this.ensureBuffers(slot, c.count);
     const q = this.device.queue;
-    const upload = (buf: GPUBuffer, bytes: Uint8Array) => {
-      // writeBuffer needs a multiple of 4 bytes: an odd count of 16-bit elements is padded.
-      const padded = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes);
-      // Pass (ArrayBuffer, byteOffset, size) explicitly: Dawn's Node binding mishandles typed-array
-      // views with a byteOffset ("Invalid argument" inside writeBuffer).
-      q.writeBuffer(buf, 0, padded.buffer as ArrayBuffer, padded.byteOffset, padded.byteLength);
-    };
+    const upload = (buf: GPUBuffer, bytes: Uint8Array) => writeBufferPadded(q, buf, 0, bytes);
     upload(b.sft, c.sft.bytes);
     upload(b.rl, c.rl.bytes);
     if (c.target) upload(b.target, c.target.bytes);
@@ -207,10 +202,4 @@ function destroyBuffers(slot: Slot) {
   for (const buf of Object.values(slot.buffers)) buf.destroy();
   slot.buffers = undefined;
   slot.capacity = 0;
-}
-
-function padTo4(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
-  out.set(bytes);
-  return out;
 }

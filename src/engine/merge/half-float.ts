@@ -62,6 +62,12 @@ export function encodeFromF32(values: Float32Array, dtype: SupportedDtype): Uint
   return new Uint8Array(out.buffer);
 }
 
+/** `count` elements re-encoded from one dtype to another (a cast, no arithmetic); unchanged when equal. */
+export function convertDtype(bytes: Uint8Array, from: SupportedDtype, to: SupportedDtype, count: number): Uint8Array {
+  if (from === to) return bytes;
+  return encodeFromF32(decodeToF32(bytes, from, count, new Float32Array(count)), to);
+}
+
 /** Shifts right by s (1..31), rounding the dropped bits to nearest, ties to even. */
 function shiftRne(m: number, s: number): number {
   const q = m >>> s;

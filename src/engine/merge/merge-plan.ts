@@ -43,6 +43,12 @@ export interface TensorRef {
   shape: number[];
 }
 
+/** Elements [start, start + count) of a planned input tensor: one ranged read. */
+export function readElements(r: TensorRef, start: number, count: number): Promise<Uint8Array> {
+  const size = dtypeByteSize(r.dtype)!;
+  return r.ckpt.readTensorBytes(r.name, start * size, count * size);
+}
+
 export interface PlannedTensor {
   name: string;
   shape: number[];

@@ -1,7 +1,8 @@
 import { StudioError, formatBytes } from '../errors.ts';
 import { dtypeByteSize, type SupportedDtype } from '../safetensors/dtypes.ts';
-import type { MergePlan, PlannedTensor, TensorRef } from './merge-plan.ts';
-import { decodeToF32, encodeFromF32 } from './half-float.ts';
+import { readElements, type MergePlan, type PlannedTensor, type TensorRef } from './merge-plan.ts';
+import { writeBufferPadded } from '../gpu/write-buffer.ts';
+import { convertDtype } from './half-float.ts';
 import { encodeMerge, MERGE_PARAMS_BYTES } from './task-vector-kernel.ts';
 
 /**
@@ -165,17 +166,12 @@ export class ResidentMerge {
     return new Map(this.slots.map((s) => [s.tensor.name, { buffer: s.out, dtype: this.outDtype, shape: s.tensor.shape }]));
   }
 
-  private async read(r: TensorRef, start: number, count: number): Promise<Uint8Array> {
-    return r.ckpt.readTensorBytes(r.name, start * size(r.dtype), count * size(r.dtype));
+  private read(r: TensorRef, start: number, count: number): Promise<Uint8Array> {
+    return readElements(r, start, count);
   }
 
   private upload(buf: GPUBuffer, offset: number, bytes: Uint8Array) {
-    const padded = bytes.byteLength % 4 === 0 ? bytes : (() => {
-      const p = new Uint8Array(pad4(bytes.byteLength));
-      p.set(bytes);
-      return p;
-    })();
-    this.device.queue.writeBuffer(buf, offset, padded.buffer as ArrayBuffer, padded.byteOffset, padded.byteLength);
+    writeBufferPadded(this.device.queue, buf, offset, bytes);
   }
 
   /** Kept (non-merged) elements are written once, cast to the output dtype on the CPU. */
@@ -187,8 +183,7 @@ export class ResidentMerge {
       for (let start = t.mergedElements; start < t.elements; start += this.chunk) {
         const count = Math.min(this.chunk, t.elements - start);
         const raw = await this.read(t.target!, start, count);
-        const bytes = t.target!.dtype === this.outDtype ? raw : encodeFromF32(decodeToF32(raw, t.target!.dtype, count, new Float32Array(count)), this.outDtype);
-        this.upload(s.out, start * size(this.outDtype), bytes);
+        this.upload(s.out, start * size(this.outDtype), convertDtype(raw, t.target!.dtype, this.outDtype, count));
       }
       if (s.target && s.v) {
         for (let start = 0; start < t.elements; start += this.chunk) {

@@ -1,8 +1,8 @@
 import { StudioError } from '../errors.ts';
 import { dtypeByteSize, type SupportedDtype } from '../safetensors/dtypes.ts';
 import { safetensorsHeaderBytes, type HeaderEntry } from '../safetensors/serialize-safetensors.ts';
-import { decodeToF32, encodeFromF32 } from './half-float.ts';
-import { INDEX_FILE, shardIndexJson, type MergePlan, type PlannedTensor, type TensorRef } from './merge-plan.ts';
+import { convertDtype } from './half-float.ts';
+import { INDEX_FILE, readElements, shardIndexJson, type MergePlan, type PlannedTensor } from './merge-plan.ts';
 import type { OutputFolder } from './output/output-folder.ts';
 import { addStats, emptyStats, type ChunkResult, type ChunkStats, type TensorMerger } from './tensor-merger.ts';
 
@@ -111,29 +111,18 @@ function* jobsOf(plan: MergePlan, chunk: number, copies: boolean): Generator<Job
 
 const sizeOf = (d: SupportedDtype) => dtypeByteSize(d)!;
 
-function readRange(r: TensorRef, start: number, count: number): Promise<Uint8Array> {
-  const size = sizeOf(r.dtype);
-  return r.ckpt.readTensorBytes(r.name, start * size, count * size);
-}
-
 async function readInputs(job: Job, needTarget: boolean): Promise<Inputs> {
   const t = job.tensor;
   if (job.kind === 'copy') {
-    const target = job.count && t.target ? await readRange(t.target, job.start, job.count) : new Uint8Array(0);
+    const target = job.count && t.target ? await readElements(t.target, job.start, job.count) : new Uint8Array(0);
     return { target, bytes: target.length };
   }
   const [target, sft, rl] = await Promise.all([
-    needTarget && t.target ? readRange(t.target, job.start, job.count) : undefined,
-    readRange(t.sft!, job.start, job.count),
-    readRange(t.rl!, job.start, job.count),
+    needTarget && t.target ? readElements(t.target, job.start, job.count) : undefined,
+    readElements(t.sft!, job.start, job.count),
+    readElements(t.rl!, job.start, job.count),
   ]);
   return { target, sft, rl, bytes: (target?.length ?? 0) + sft.length + rl.length };
-}
-
-/** A copied chunk in the output dtype (no arithmetic: a cast when the dtypes differ). */
-function castChunk(bytes: Uint8Array, from: SupportedDtype, to: SupportedDtype, count: number): Uint8Array {
-  if (from === to) return bytes;
-  return encodeFromF32(decodeToF32(bytes, from, count, new Float32Array(count)), to);
 }
 
 export function finishStats(s: ChunkStats): VectorStats {
@@ -216,7 +205,7 @@ export async function runMerge(o: MergeRunOptions): Promise<MergeReport> {
         job.count === 0
           ? Promise.resolve(new Uint8Array(0))
           : job.kind === 'copy'
-          ? Promise.resolve(castChunk(inputs.target!, t.target!.dtype, t.dtype, job.count))
+          ? Promise.resolve(convertDtype(inputs.target!, t.target!.dtype, t.dtype, job.count))
           : merger.mergeChunk({
               target: needTarget && inputs.target ? { dtype: t.target!.dtype, bytes: inputs.target } : undefined,
               sft: { dtype: t.sft!.dtype, bytes: inputs.sft! },

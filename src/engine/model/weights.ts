@@ -1,6 +1,6 @@
 import type { Checkpoint } from '../checkpoint/open-checkpoint.ts';
 import { decodeToF32 } from '../merge/half-float.ts';
-import type { MergePlan } from '../merge/merge-plan.ts';
+import { readElements, type MergePlan } from '../merge/merge-plan.ts';
 import type { TensorMerger } from '../merge/tensor-merger.ts';
 import { isSupportedDtype, type SupportedDtype } from '../safetensors/dtypes.ts';
 import type { DecoderSpec } from './decoder-graph.ts';
@@ -30,8 +30,7 @@ export async function mergedWeightsF32(plan: MergePlan, merger: TensorMerger, al
     const bytes = new Uint8Array(values.buffer);
     for (let start = 0; start < t.mergedElements; start += merger.chunkElements) {
       const count = Math.min(merger.chunkElements, t.mergedElements - start);
-      const read = (r: NonNullable<typeof t.sft>) => r.ckpt.readTensorBytes(r.name, start * size(r.dtype), count * size(r.dtype));
-      const [tb, sb, rb] = await Promise.all([read(t.target!), read(t.sft!), read(t.rl!)]);
+      const [tb, sb, rb] = await Promise.all([readElements(t.target!, start, count), readElements(t.sft!, start, count), readElements(t.rl!, start, count)]);
       const res = await merger.mergeChunk({
         target: { dtype: t.target!.dtype, bytes: tb },
         sft: { dtype: t.sft!.dtype, bytes: sb },
@@ -45,12 +44,10 @@ export async function mergedWeightsF32(plan: MergePlan, merger: TensorMerger, al
     }
     if (t.mergedElements < t.elements) {
       const rest = t.elements - t.mergedElements;
-      const raw = await t.target!.ckpt.readTensorBytes(t.target!.name, t.mergedElements * size(t.target!.dtype), rest * size(t.target!.dtype));
-      values.set(decodeToF32(raw, t.target!.dtype, rest, new Float32Array(rest)), t.mergedElements);
+      const raw = await readElements(t.target!, t.mergedElements, rest);
+      decodeToF32(raw, t.target!.dtype, rest, values.subarray(t.mergedElements));
     }
     out.set(t.name, values);
   }
   return out;
 }
-
-const size = (d: SupportedDtype) => (d === 'F32' ? 4 : 2);

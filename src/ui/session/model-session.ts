@@ -1,4 +1,3 @@
-import { ROLES } from '../../engine/checkpoint/compatibility.ts';
 import { StudioError } from '../../engine/errors.ts';
 import { LiveModel } from '../../engine/model/live-model.ts';
 import type { Ort } from '../../engine/model/ort-runtime.ts';
