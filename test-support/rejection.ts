@@ -7,3 +7,14 @@ export async function rejection(p: Promise<unknown>): Promise<Error> {
   }
   throw new Error('expected a rejection');
 }
+
+/** The error `fn` throws, checked to be a `Class`; fails if it returns or throws something else. */
+export function thrown<T extends Error>(Class: new (...args: never[]) => T, fn: () => unknown): T {
+  try {
+    fn();
+  } catch (e) {
+    if (!(e instanceof Class)) throw new Error(`expected a ${Class.name}, got ${String(e)}`);
+    return e;
+  }
+  throw new Error(`expected a ${Class.name}`);
+}

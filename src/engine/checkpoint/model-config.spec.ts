@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CheckpointLayoutError } from '../errors.ts';
 import { parseModelConfig, type ModelConfig } from './model-config.ts';
+import { thrown } from '../../../test-support/rejection.ts';
 
 // Structures copied from /work/shared/reference/model-configs.md (real config.json files).
 
@@ -95,15 +96,7 @@ const LLAMA_32_1B = {
 const parse = (o: unknown, source = 'src') => parseModelConfig(source, JSON.stringify(o));
 const withoutRaw = ({ raw: _raw, ...rest }: ModelConfig) => rest;
 
-function layoutError(fn: () => unknown): CheckpointLayoutError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CheckpointLayoutError);
-    return e as CheckpointLayoutError;
-  }
-  throw new Error('expected a CheckpointLayoutError');
-}
+const layoutError = (fn: () => unknown) => thrown(CheckpointLayoutError, fn);
 
 describe('real configs', () => {
   it('Qwen2.5-1.5B-Instruct (transformers v4)', () => {

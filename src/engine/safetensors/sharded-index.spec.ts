@@ -1,20 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { CheckpointLayoutError } from '../errors.ts';
 import { INDEX_FILE, parseShardedIndex } from './sharded-index.ts';
+import { thrown } from '../../../test-support/rejection.ts';
 
 const S1 = 'model-00001-of-00002.safetensors';
 const S2 = 'model-00002-of-00002.safetensors';
 const present = new Set(['config.json', INDEX_FILE, S1, S2]);
 
-function layoutError(fn: () => unknown): CheckpointLayoutError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CheckpointLayoutError);
-    return e as CheckpointLayoutError;
-  }
-  throw new Error('expected a CheckpointLayoutError');
-}
+const layoutError = (fn: () => unknown) => thrown(CheckpointLayoutError, fn);
 
 describe('parseShardedIndex', () => {
   it('maps every tensor to its shard, lists shards sorted and unique, reads total_size', () => {
