@@ -1,6 +1,11 @@
 #!/usr/bin/env node
-// The CLI shell runs the TypeScript engine directly through tsx: no build step between a
-// checkout and `npx studio`.
+// The one entry point of the `studio` CLI (npx studio, npm exec, npm link, a global install).
+// It runs the TypeScript engine directly through tsx: no build step between a checkout and
+// `npx studio`.
 import './register.js';
 
-await import('../src/cli/main.ts');
+const { runCli } = await import('../src/cli/main.ts');
+process.exitCode = await runCli(process.argv.slice(2), {
+  stdout: (line) => process.stdout.write(line + '\n'),
+  stderr: (line) => process.stderr.write(line + '\n'),
+});

@@ -9,18 +9,26 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { parseFlags } from '../src/cli/parse-flags.ts';
 import { startMockHub } from '../test-support/mock-hub/server.ts';
 
 const GATED_REPO = 'studio-fixtures/gated-model';
 const GATED_TOKEN = 'hf_mock_gated_token';
 
-function arg(name: string, fallback: string): string {
-  const argv = process.argv.slice(2);
-  const i = argv.indexOf(`--${name}`);
-  if (i >= 0 && argv[i + 1] !== undefined) return argv[i + 1];
-  const eq = argv.find((a) => a.startsWith(`--${name}=`));
-  return eq ? eq.slice(name.length + 3) : fallback;
-}
+// The CLI's strict parser: a misspelt flag is refused, naming the nearest one.
+const { flags } = (() => {
+  try {
+    return parseFlags(process.argv.slice(2), {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      fixtures: { type: 'string' },
+    }, { context: 'mock-hub' });
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(2);
+  }
+})();
+const arg = (name: string, fallback: string) => (flags.get(name) as string | undefined) ?? fallback;
 
 const port = Number(arg('port', '7861'));
 const host = arg('host', '127.0.0.1');

@@ -1,9 +1,7 @@
-import { StudioError } from '../engine/errors.ts';
+import type { FlagSpecs, ParsedFlags } from './parse-flags.ts';
 
-export interface ParsedArgs {
-  positionals: string[];
-  flags: Map<string, string | true>;
-}
+export { UsageError } from './parse-flags.ts';
+export type ParsedArgs = ParsedFlags;
 
 export interface CliIO {
   stdout(line: string): void;
@@ -12,30 +10,30 @@ export interface CliIO {
 
 export interface Command {
   usage: string;
+  /** Every flag the command accepts; anything else is refused (exit 2) naming the nearest one. */
+  flags: FlagSpecs;
+  /** How many positional arguments it takes (default none). */
+  positionals?: number;
   run(args: ParsedArgs, io: CliIO): Promise<void>;
 }
 
-/** Bad command-line usage: exit status 2, like any other bad input. */
-export class UsageError extends StudioError {}
-
-/** `--flag value`, `--flag=value`, and bare `--flag` (true). */
-export function parseArgs(argv: string[]): ParsedArgs {
-  const positionals: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) {
-      positionals.push(a);
-      continue;
-    }
-    const eq = a.indexOf('=');
-    if (eq > 0) {
-      flags.set(a.slice(2, eq), a.slice(eq + 1));
-    } else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) {
-      flags.set(a.slice(2), argv[++i]);
-    } else {
-      flags.set(a.slice(2), true);
-    }
-  }
-  return { positionals, flags };
-}
+/** Flags shared by the commands that name a donor pair (and a target). */
+export const DEVICE_FLAG: FlagSpecs = {
+  device: { type: 'string', help: 'auto|gpu|cpu — where the merge kernel runs (default auto)' },
+};
+export const PAIR_FLAGS: FlagSpecs = {
+  sft: { type: 'string', help: 'the SFT donor: hf:owner/name[@revision] or a folder' },
+  rl: { type: 'string', help: 'the RL/GRPO donor: hf:owner/name[@revision] or a folder' },
+  'vocab-policy': { type: 'string', help: 'refuse|overlap — when vocabulary sizes differ (default refuse)' },
+  ...DEVICE_FLAG,
+};
+export const MERGE_FLAGS: FlagSpecs = {
+  ...PAIR_FLAGS,
+  target: { type: 'string', help: 'the model the vector is added to: hf:owner/name[@revision] or a folder' },
+  alpha: { type: 'string', help: 'the scale of the vector (any finite number; negative subtracts it)' },
+};
+/** `--model <src>` or the merge flags, merging on the fly. */
+export const MODEL_FLAGS: FlagSpecs = {
+  model: { type: 'string', help: 'one checkpoint: hf:owner/name[@revision] or a folder' },
+  ...MERGE_FLAGS,
+};

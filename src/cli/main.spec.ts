@@ -144,20 +144,21 @@ describe('studio inspect on fixtures', () => {
 });
 
 describe('usage errors', () => {
-  it('unknown command: exit 2 with the usage', async () => {
-    const { code, stdout, stderr } = await cli('frobnicate', 'x');
-    expect([code, stdout]).toEqual([2, []]);
-    expect(stderr.length).toBe(1);
-    expect(stderr[0].split('\n')[0]).toBe('studio: unknown command "frobnicate".');
-    expect(stderr[0]).toContain('studio inspect <source>');
+  it('unknown command: exit 2, one line pointing at --help', async () => {
+    expect(await cli('frobnicate', 'x')).toEqual({
+      code: 2,
+      stdout: [],
+      stderr: ['studio: unknown command "frobnicate" (studio --help lists the commands).'],
+    });
   });
 
   it('missing or extra arguments: exit 2, one line', async () => {
     expect(await cli('inspect')).toEqual({ code: 2, stdout: [], stderr: ['studio inspect: inspect takes exactly one source.'] });
-    expect(await cli('inspect', 'a', 'b')).toEqual({ code: 2, stdout: [], stderr: ['studio inspect: inspect takes exactly one source.'] });
+    expect(await cli('inspect', 'a', 'b')).toEqual({ code: 2, stdout: [], stderr: ['studio inspect: unexpected argument "b".'] });
     const none = await cli();
-    expect([none.code, none.stdout, none.stderr[0].split('\n')[0]]).toEqual([2, [], 'usage:']);
-    expect((await cli('--help')).code).toBe(0);
+    expect([none.code, none.stdout, none.stderr[0].split('\n')[0]]).toEqual([2, [], 'usage: studio <command> [flags]   (studio <command> --help for its flags)']);
+    const help = await cli('--help');
+    expect([help.code, help.stderr, help.stdout[0].split('\n')[0]]).toEqual([0, [], 'usage: studio <command> [flags]   (studio <command> --help for its flags)']);
   });
 
   it('a nonexistent folder and a malformed hub id: exit 2, one line', async () => {

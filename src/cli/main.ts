@@ -1,32 +1,51 @@
 import { StudioError } from '../engine/errors.ts';
-import { parseArgs, type CliIO, type Command } from './command.ts';
+import type { CliIO, Command } from './command.ts';
 import { forward } from './commands/forward.ts';
 import { generate } from './commands/generate.ts';
 import { inspect } from './commands/inspect.ts';
 import { merge } from './commands/merge.ts';
 import { vector } from './commands/vector.ts';
+import { describeFlags, nearestFlag, parseFlags } from './parse-flags.ts';
+
+/**
+ * The `studio` CLI as a function. It has no side effects on import: `bin/studio.js` is the one
+ * entry point (an "am I the entry?" guess here once made every `npx studio` a silent no-op,
+ * because through npm's bin link argv[1] ends in `.bin/studio`).
+ */
 
 /** Dispatch is a plain table; each command lives in its own file under commands/. */
 const COMMANDS: Record<string, Command> = { inspect, merge, vector, forward, generate };
 
-const USAGE = `usage:\n${Object.values(COMMANDS)
+const USAGE = `usage: studio <command> [flags]   (studio <command> --help for its flags)\n${Object.values(COMMANDS)
   .map((c) => `  ${c.usage}`)
   .join('\n')}`;
+
+const HELP = new Set(['--help', '-h', 'help']);
 
 /** Exit status: 0 success, 2 bad input (one clear line on stderr), 1 internal failure. */
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h') {
+  if (!name) {
     io.stderr(USAGE);
-    return name ? 0 : 2;
+    return 2;
+  }
+  if (HELP.has(name)) {
+    io.stdout(USAGE);
+    return 0;
   }
   const command = COMMANDS[name];
   if (!command) {
-    io.stderr(`studio: unknown command "${name}".\n${USAGE}`);
+    const near = nearestFlag(name, Object.keys(COMMANDS));
+    io.stderr(`studio: unknown command "${name}"${near ? `; did you mean "${near}"?` : ''} (studio --help lists the commands).`);
     return 2;
   }
+  if (rest.some((a) => a === '--help' || a === '-h')) {
+    io.stdout(`usage: ${command.usage}\n${describeFlags(command.flags)}`);
+    return 0;
+  }
   try {
-    await command.run(parseArgs(rest), io);
+    const args = parseFlags(rest, command.flags, { maxPositionals: command.positionals ?? 0 });
+    await command.run(args, io);
     return 0;
   } catch (e) {
     if (e instanceof StudioError) {
@@ -36,13 +55,4 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     io.stderr(`studio ${name}: internal error: ${(e as Error)?.stack ?? String(e)}`);
     return 1;
   }
-}
-
-const isEntry = process.argv[1]?.endsWith('studio.js') || process.argv[1]?.endsWith('main.ts');
-if (isEntry) {
-  const code = await runCli(process.argv.slice(2), {
-    stdout: (l) => process.stdout.write(l + '\n'),
-    stderr: (l) => process.stderr.write(l + '\n'),
-  });
-  process.exitCode = code;
 }

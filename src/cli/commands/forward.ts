@@ -1,11 +1,16 @@
 import type { Command } from '../command.ts';
-import { UsageError } from '../command.ts';
+import { MODEL_FLAGS, UsageError } from '../command.ts';
 import { stringFlag } from '../merge-flags.ts';
 import { idsFlag, openModelForRun } from '../model-flags.ts';
 import { checkOutputFile, writeTextAtomically } from '../write-json-atomically.ts';
 
 export const forward: Command = {
   usage: 'studio forward --model <src> | --sft <src> --rl <src> --target <src> --alpha <a>  --ids 1,2,3 --out logits.json',
+  flags: {
+    ...MODEL_FLAGS,
+    ids: { type: 'string', help: 'comma-separated token ids (no tokenizer files needed)' },
+    out: { type: 'string', help: 'where to write {"shape":[T,V],"data":[…]} (float32 logits, every position)' },
+  },
   async run(args, io) {
     const ids = idsFlag(args);
     if (!ids) throw new UsageError('--ids is required (comma-separated token ids).');

@@ -1,11 +1,22 @@
 import type { Command } from '../command.ts';
-import { UsageError } from '../command.ts';
+import { MODEL_FLAGS, UsageError } from '../command.ts';
 import { stringFlag } from '../merge-flags.ts';
 import { idsFlag, intFlag, numberFlag, openModelForRun } from '../model-flags.ts';
 
 export const generate: Command = {
   usage:
     'studio generate --model <src> | --sft <src> --rl <src> --target <src> --alpha <a>  (--ids 1,2,3 | --prompt "…" [--chat]) --max-new-tokens N [--temperature T --top-p P --seed S] [--stop "…"]',
+  flags: {
+    ...MODEL_FLAGS,
+    ids: { type: 'string', help: 'comma-separated prompt token ids (no tokenizer files needed)' },
+    prompt: { type: 'string', help: 'prompt text (needs the checkpoint\'s tokenizer files)' },
+    chat: { type: 'boolean', help: 'wrap --prompt in the model\'s chat template' },
+    'max-new-tokens': { type: 'string', help: 'how many tokens to generate at most' },
+    temperature: { type: 'string', help: '0 = greedy (default); > 0 samples' },
+    'top-p': { type: 'string', help: 'nucleus sampling mass in (0, 1] (default 1)' },
+    seed: { type: 'string', help: 'sampling seed (default 0)' },
+    stop: { type: 'string', help: 'stop when the generated text contains this string' },
+  },
   async run(args, io) {
     const ids = idsFlag(args);
     const prompt = stringFlag(args, 'prompt');

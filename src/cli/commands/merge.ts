@@ -1,12 +1,17 @@
 import { saveMergedModel } from '../../engine/merge/merge-checkpoints.ts';
 import { planMerge } from '../../engine/merge/merge-plan.ts';
 import { nodeOutputFolder } from '../../engine/merge/output/node-output-folder.ts';
-import type { Command } from '../command.ts';
+import { MERGE_FLAGS, type Command } from '../command.ts';
 import { alphaFlag, dtypeFlag, mergerFor, openRole, stringFlag, vocabPolicyFlag } from '../merge-flags.ts';
 import { printMergeSummary, progressPrinter } from '../merge-output.ts';
 
 export const merge: Command = {
   usage: 'studio merge --sft <src> --rl <src> --target <src> --alpha <a> --out <dir> [--dtype bf16|f16|f32] [--vocab-policy refuse|overlap] [--device auto|gpu|cpu]',
+  flags: {
+    ...MERGE_FLAGS,
+    out: { type: 'string', help: 'the folder to write (must not exist or be empty)' },
+    dtype: { type: 'string', help: 'bf16|f16|f32 — output dtype (default: the target\'s)' },
+  },
   async run(args, io) {
     const alpha = alphaFlag(args);
     const outDtype = dtypeFlag(args);

@@ -1,12 +1,17 @@
 import { saveVector } from '../../engine/merge/merge-checkpoints.ts';
 import { planMerge } from '../../engine/merge/merge-plan.ts';
 import { nodeOutputFolder } from '../../engine/merge/output/node-output-folder.ts';
-import type { Command } from '../command.ts';
+import { PAIR_FLAGS, type Command } from '../command.ts';
 import { dtypeFlag, mergerFor, openRole, stringFlag, vocabPolicyFlag } from '../merge-flags.ts';
 import { printMergeSummary, progressPrinter } from '../merge-output.ts';
 
 export const vector: Command = {
   usage: 'studio vector --sft <src> --rl <src> --out <dir> [--dtype f32|bf16|f16] [--device auto|gpu|cpu]',
+  flags: {
+    ...PAIR_FLAGS,
+    out: { type: 'string', help: 'the folder to write (must not exist or be empty)' },
+    dtype: { type: 'string', help: 'f32|bf16|f16 — output dtype (default f32, exact)' },
+  },
   async run(args, io) {
     const outDtype = dtypeFlag(args);
     const vocabPolicy = vocabPolicyFlag(args);

@@ -1,0 +1,98 @@
+/**
+ * Strict flags, through the real binary: a misspelt or unknown flag is bad input (exit 2, one
+ * line naming it and the nearest known flag), never silently ignored.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { nearestFlag, parseFlags, UsageError } from './parse-flags.ts';
+
+const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const FIXTURES = join(REPO_ROOT, 'fixtures/models');
+const work = mkdtempSync(join(tmpdir(), 'studio-flags-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+async function studio(...args: string[]) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'bin/studio.js'), ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, HF_ENDPOINT: '', HF_TOKEN: '', STUDIO_CACHE_DIR: join(work, 'cache') },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+const trio = ['--sft', `${FIXTURES}/tiny-qwen2-sft`, '--rl', `${FIXTURES}/tiny-qwen2-rl`, '--target', `${FIXTURES}/tiny-qwen2-target`];
+
+describe('an unknown flag on each command: exit 2 naming it and the nearest known one', () => {
+  const cases: [string, string[], string][] = [
+    ['merge', [...trio, '--alpha', '1', '--out', join(work, 'm'), '--dtpye', 'f32'], 'studio merge: unknown flag --dtpye; did you mean --dtype? (--help lists the flags).'],
+    ['merge', [...trio, '--alpha', '1', '--out', join(work, 'm2'), '--vocab_policy', 'overlap'], 'studio merge: unknown flag --vocab_policy; did you mean --vocab-policy? (--help lists the flags).'],
+    ['vector', ['--sft', `${FIXTURES}/tiny-qwen2-sft`, '--rl', `${FIXTURES}/tiny-qwen2-rl`, '--out', join(work, 'v'), '--target', 'x', '--alpah', '1'], 'studio vector: unknown flag --target (--help lists the flags).'],
+    ['inspect', [`${FIXTURES}/tiny-qwen2-sft`, '--json'], 'studio inspect: unknown flag --json (--help lists the flags).'],
+    ['forward', ['--model', `${FIXTURES}/tiny-qwen2-sft`, '--ids', '1,2', '--out', join(work, 'f.json'), '--id', '3'], 'studio forward: unknown flag --id; did you mean --ids? (--help lists the flags).'],
+    ['generate', ['--model', `${FIXTURES}/tiny-qwen2-sft`, '--ids', '1,2', '--max-new-token', '2'], 'studio generate: unknown flag --max-new-token; did you mean --max-new-tokens? (--help lists the flags).'],
+  ];
+  it.each(cases)('%s', async (cmd, args, message) => {
+    const r = await studio(cmd, ...args);
+    expect([r.code, r.stdout, r.stderr]).toEqual([2, '', message + '\n']);
+  });
+
+  it('nothing is written by a refused merge', () => {
+    expect(existsSync(join(work, 'm'))).toBe(false);
+    expect(existsSync(join(work, 'm2'))).toBe(false);
+  });
+
+  it('an unknown command names the nearest one; <command> --help prints its flags on stdout', async () => {
+    const bad = await studio('merg');
+    expect([bad.code, bad.stderr]).toEqual([2, 'studio: unknown command "merg"; did you mean "merge"? (studio --help lists the commands).\n']);
+    const help = await studio('merge', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: studio merge /);
+    for (const f of ['--sft', '--rl', '--target', '--alpha', '--out', '--dtype', '--vocab-policy', '--device']) expect(help.stdout).toContain(`  ${f} <value>`);
+  });
+});
+
+describe('parseFlags', () => {
+  const specs = { alpha: { type: 'string' as const }, chat: { type: 'boolean' as const }, out: { type: 'string' as const } };
+  const thrown = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      expect(e).toBeInstanceOf(UsageError);
+      return (e as Error).message;
+    }
+    throw new Error('did not throw');
+  };
+
+  it('a negative number is a value, in either spelling', () => {
+    for (const argv of [['--alpha', '-0.5'], ['--alpha=-0.5']]) expect(parseFlags(argv, specs).flags.get('alpha')).toBe('-0.5');
+    expect(parseFlags(['--alpha', '-1e-3', '--chat'], specs).flags).toEqual(new Map<string, string | true>([['alpha', '-1e-3'], ['chat', true]]));
+  });
+
+  it('a missing value, a value for a switch, stray positionals: refused with the reason', () => {
+    expect(thrown(() => parseFlags(['--alpha'], specs))).toBe('--alpha needs a value.');
+    expect(thrown(() => parseFlags(['--alpha', '--chat'], specs))).toBe('--alpha needs a value.');
+    expect(thrown(() => parseFlags(['--out', '-x'], specs))).toBe('--out needs a value; to give one that starts with "-", write --out=-x.');
+    expect(thrown(() => parseFlags(['--chat=yes'], specs))).toBe('--chat takes no value.');
+    expect(thrown(() => parseFlags(['a', 'b'], specs, { maxPositionals: 1 }))).toBe('unexpected argument "b".');
+    expect(thrown(() => parseFlags(['stray'], specs))).toBe('unexpected argument stray (this command takes only --flags).');
+  });
+
+  it('nearestFlag: typos, swapped letters and underscores; nothing for an unrelated word', () => {
+    const known = ['sft', 'rl', 'target', 'alpha', 'out', 'dtype', 'vocab-policy', 'device', 'max-new-tokens'];
+    expect(nearestFlag('dtpye', known)).toBe('dtype');
+    expect(nearestFlag('vocab_policy', known)).toBe('vocab-policy');
+    expect(nearestFlag('alhpa', known)).toBe('alpha');
+    expect(nearestFlag('max-tokens', known)).toBe('max-new-tokens');
+    expect(nearestFlag('json', known)).toBeUndefined();
+  });
+});
