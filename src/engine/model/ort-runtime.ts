@@ -21,6 +21,9 @@ export interface RuntimeOptions {
   device?: GPUDevice;
 }
 
+/** onnxruntime's severity scale: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal. */
+const SESSION_LOG_SEVERITY_ERROR = 3;
+
 let creating: Promise<unknown> = Promise.resolve();
 
 export class OrtRuntime {
@@ -29,6 +32,7 @@ export class OrtRuntime {
     if (o.provider === 'webgpu' && !o.device) throw new Error('the WebGPU provider needs the GPUDevice the weights live on');
     if (o.provider === 'wasm') o.ort.env.wasm.numThreads = o.ort.env.wasm.numThreads || 1;
     // ORT warns that shape ops run on the CPU (by design); keep the console for real problems.
+    // env.logLevel covers ORT's JS side; the native logger of each session is set below.
     o.ort.env.logLevel = 'error';
   }
 
@@ -43,6 +47,10 @@ export class OrtRuntime {
       const options: OrtNamespace.InferenceSession.SessionOptions = {
         executionProviders: provider === 'webgpu' ? [{ name: 'webgpu', device } as unknown as OrtNamespace.InferenceSession.ExecutionProviderConfig] : ['wasm'],
         graphOptimizationLevel: 'all',
+        // Each session's native logger defaults to warnings, and the WASM build prints them with
+        // console.error: VerifyEachNodeIsAssignedToAnEp ("shape ops assigned to the CPU", by design)
+        // showed as two errors on every model build. Errors (3) still print.
+        logSeverityLevel: SESSION_LOG_SEVERITY_ERROR,
         ...(provider === 'webgpu' && outputsOnGpu.length
           ? { preferredOutputLocation: Object.fromEntries(outputsOnGpu.map((n) => [n, 'gpu-buffer' as const])) }
           : {}),

@@ -57,10 +57,11 @@ export async function openHubSource(repo: string, revision: string | undefined, 
     }
     return b;
   };
-  const remoteRead = async (path: string, offset: number, length: number): Promise<Uint8Array> => {
+  const remoteRead = async (path: string, offset: number, length: number, onReceived?: (bytes: number) => void): Promise<Uint8Array> => {
     const blob = await blobFor(path);
     if (!blob) throw new HubError(repo, 404, `${repo}@${sha.slice(0, 7)}: ${path} not found.`);
-    return hubCall(repo, revision, async () => new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer()));
+    const slice = blob.slice(offset, offset + length);
+    return hubCall(repo, revision, async () => (onReceived ? readCounting(slice, onReceived) : new Uint8Array(await slice.arrayBuffer())));
   };
   const sizeOf = async (path: string) => {
     const entry = (await source.listFiles()).find((f) => f.path === path);
@@ -112,13 +113,43 @@ export async function openHubSource(repo: string, revision: string | undefined, 
         path,
         size: await sizeOf(path),
         store: opts.cache,
-        readRange: (offset, length) => remoteRead(path, offset, length),
+        readRange: (offset, length, onReceived) => remoteRead(path, offset, length, onReceived),
         onProgress: onProgress ?? opts.onProgress,
         signal,
       });
     },
   };
   return source;
+}
+
+/**
+ * A blob's bytes read as a stream, telling `onReceived` the running total per network chunk.
+ * The client's WebBlob.stream() turns an HTTP error into a bare message string (it aborts the
+ * stream with `error.message`), which would lose the status the retry logic needs; such a failure
+ * is read again with arrayBuffer(), which throws the typed HubApiError (or, if the server has
+ * recovered, returns the bytes).
+ */
+async function readCounting(blob: Blob, onReceived: (bytes: number) => void): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let received = 0;
+  try {
+    const reader = blob.stream().getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      parts.push(r.value);
+      received += r.value.byteLength;
+      onReceived(received);
+    }
+  } catch (e) {
+    if (e instanceof Error || received > 0) throw e;
+    return new Uint8Array(await blob.arrayBuffer());
+  }
+  const out = new Uint8Array(received);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
 
 /** Turns the client's HubApiError / fetch failures into HubErrors that say what to do. */

@@ -18,8 +18,12 @@ export interface ResumableDownload {
   path: string;
   size: number;
   store: CacheStore;
-  /** One ranged read of the remote file. */
-  readRange(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * One ranged read of the remote file. `onReceived`, when the source can stream, is told the
+   * bytes of this range received so far, so progress moves per network chunk rather than per
+   * DOWNLOAD_CHUNK_BYTES.
+   */
+  readRange(offset: number, length: number, onReceived?: (bytesReceived: number) => void): Promise<Uint8Array>;
   onProgress?: (p: DownloadProgress) => void;
   chunkBytes?: number;
   /** Wait before retry `attempt` (1-based). */
@@ -41,11 +45,20 @@ export async function downloadWithResume(d: ResumableDownload): Promise<ByteFile
     const tracker = new ProgressTracker(d.path, d.size, appender.offset);
     let done = appender.offset;
     d.onProgress?.(tracker.update(done));
+    // Progress counts received bytes, which run ahead of `done` (what is stored). A retry reads
+    // its range again from the start; reporting only new highs keeps the bar and the rate from
+    // running backwards meanwhile.
+    let reported = done;
+    const onReceived = (received: number) => {
+      if (done + received <= reported) return;
+      reported = done + received;
+      d.onProgress?.(tracker.update(reported));
+    };
     try {
       while (done < d.size) {
         d.signal?.throwIfAborted();
         const length = Math.min(chunk, d.size - done);
-        const bytes = await withRetry(() => d.readRange(done, length), backoff, d.signal);
+        const bytes = await withRetry(() => d.readRange(done, length, onReceived), backoff, d.signal);
         if (bytes.byteLength !== length) {
           throw new StudioError(`${d.path}: the server sent ${bytes.byteLength} bytes for a ${length}-byte range; try again later.`);
         }
@@ -55,7 +68,10 @@ export async function downloadWithResume(d: ResumableDownload): Promise<ByteFile
           throw isQuotaError(e) ? new StorageQuotaError(d.path, d.size - done, await d.store.estimate()) : e;
         }
         done += length;
-        d.onProgress?.(tracker.update(done));
+        if (done > reported) {
+          reported = done;
+          d.onProgress?.(tracker.update(done));
+        }
       }
     } finally {
       await appender.close().catch(() => undefined);
