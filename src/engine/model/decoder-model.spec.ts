@@ -189,3 +189,58 @@ describe('float16 compute (what the page uses where the GPU has shader-f16), on 
     }
   });
 });
+
+describe('loglikelihood (lm-eval\'s request type) against the float64 reference', () => {
+  /** Σ log softmax over the continuation, and is_greedy, from full reference passes. */
+  function referenceLoglikelihood(c: RefConfig, w: Map<string, Float32Array>, context: number[], continuation: number[]) {
+    const logits = referenceForward(c, w, [...context, ...continuation]);
+    let ll = 0;
+    let greedy = true;
+    continuation.forEach((tok, j) => {
+      const row = logits[context.length - 1 + j];
+      const max = Math.max(...row);
+      const lse = max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
+      ll += row[tok] - lse;
+      greedy &&= row.indexOf(max) === tok;
+    });
+    return { ll, greedy };
+  }
+
+  it('shared and distinct contexts, continuations of 1–5 tokens, across batches: equal to full passes within 1e-5', async () => {
+    const ckpt = await open('tiny-qwen2-untied-target');
+    const { model, weights } = await modelFor(ckpt);
+    const c1 = [283, 10, 20, 30, 40];
+    const c2 = [5, 6];
+    const c3 = [100, 200, 150, 3, 9, 12, 44];
+    const requests = [
+      { context: c1, continuation: [7] },
+      { context: c1, continuation: [8, 9, 10] },
+      { context: c2, continuation: [1, 2, 3, 4, 5] },
+      { context: c1, continuation: [11, 12] },
+      { context: c3, continuation: [77] },
+      { context: c2, continuation: [9] },
+      { context: c3, continuation: [13, 14] },
+    ];
+    // The greedy continuation of c2 must come out is_greedy = true.
+    const g1 = (await model.generate([c2], { maxNewTokens: 3, eosTokenIds: [] }))[0].ids;
+    requests.push({ context: c2, continuation: g1 });
+    for (const batchSize of [1, 2, 8]) {
+      const got = await model.loglikelihood(requests, { batchSize });
+      requests.forEach((r, i) => {
+        const want = referenceLoglikelihood(refConfig(ckpt), weights, r.context, r.continuation);
+        expect(Math.abs(got[i].loglikelihood - want.ll), `request ${i}, batch ${batchSize}`).toBeLessThan(1e-5);
+        expect(got[i].isGreedy, `request ${i}`).toBe(want.greedy);
+      });
+      expect(got.at(-1)!.isGreedy).toBe(true);
+    }
+    await model.dispose();
+  });
+
+  it('an empty context or continuation is refused', async () => {
+    const ckpt = await open('tiny-qwen2-target');
+    const { model } = await modelFor(ckpt);
+    await expect(model.loglikelihood([{ context: [], continuation: [1] }])).rejects.toThrow(/non-empty context/);
+    await expect(model.loglikelihood([{ context: [1], continuation: [] }])).rejects.toThrow(/non-empty continuation/);
+    await model.dispose();
+  });
+});

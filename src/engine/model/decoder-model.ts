@@ -228,9 +228,140 @@ export class DecoderModel {
     return out;
   }
 
+  /**
+   * lm-eval's `loglikelihood`: for each (context, continuation) pair, Σ log p(continuation token |
+   * everything before it) and whether every continuation token is the argmax (`is_greedy`).
+   * Requests that share a context (SciQ's four choices) share one pass over it: contexts are run
+   * once (left-padded, up to `batchSize` at a time) and their KV cache is repeated for each of
+   * their continuations, which run right-padded in one more pass. Log-softmax in float64.
+   */
+  async loglikelihood(requests: LoglikelihoodRequest[], o: { batchSize?: number } = {}): Promise<LoglikelihoodResult[]> {
+    for (const r of requests) {
+      if (r.context.length === 0) throw new StudioError('a log-likelihood request needs a non-empty context (lm-eval prepends the EOT token; do the same).');
+      if (r.continuation.length === 0) throw new StudioError('a log-likelihood request needs a non-empty continuation.');
+    }
+    this.validate(requests.map((r) => [...r.context, ...r.continuation]));
+    const groups = new Map<string, { context: number[]; members: number[] }>();
+    requests.forEach((r, i) => {
+      const key = r.context.join(',');
+      const g = groups.get(key) ?? { context: r.context, members: [] };
+      g.members.push(i);
+      groups.set(key, g);
+    });
+    const results: LoglikelihoodResult[] = new Array(requests.length);
+    const all = [...groups.values()];
+    const batchSize = Math.max(1, o.batchSize ?? 8);
+    for (let start = 0; start < all.length; start += batchSize) {
+      await this.loglikelihoodBatch(all.slice(start, start + batchSize), requests, results);
+    }
+    return results;
+  }
+
+  private async loglikelihoodBatch(groups: { context: number[]; members: number[] }[], requests: LoglikelihoodRequest[], results: LoglikelihoodResult[]) {
+    const { Tensor } = this.runtime.ort;
+    const V = this.spec.vocabSize;
+    const { numKvHeads: KV, headDim: D, numLayers: L } = this.spec;
+    const G = groups.length;
+    // 1. The contexts, once each: logits at their last position and their KV cache.
+    const ctx = this.prefillFeeds(
+      groups.map((g) => g.context),
+      0,
+    );
+    const last = await (await this.session('last')).run({ ...ctx.feeds, ...this.weights });
+    const lastLogits = (await last.logits.getData()) as Float32Array;
+    last.logits.dispose();
+    const pasts: { name: string; data: Float32Array | Uint16Array; dims: readonly number[] }[] = [];
+    for (let l = 0; l < L; l++) {
+      for (const kind of ['key', 'value'] as const) {
+        const t = last[presentName(l, kind)];
+        pasts.push({ name: pastName(l, kind), data: (await t.getData()) as Float32Array | Uint16Array, dims: t.dims });
+        t.dispose();
+      }
+    }
+    const P = ctx.S;
+    // Rows of the second pass: one per continuation longer than one token.
+    const rows: { request: number; group: number }[] = [];
+    groups.forEach((g, gi) => {
+      for (const m of g.members) {
+        const cont = requests[m].continuation;
+        // Token 0 of the continuation is scored by the context's last logits.
+        const first = logSoftmaxAt(lastLogits, gi * V, V, cont[0]);
+        results[m] = { loglikelihood: first.logp, isGreedy: first.greedy };
+        if (cont.length > 1) rows.push({ request: m, group: gi });
+      }
+    });
+    if (rows.length === 0) return;
+    // 2. The continuations (all but their last token), right-padded, after their context's cache.
+    const R = rows.length;
+    const S = Math.max(...rows.map((r) => requests[r.request].continuation.length - 1));
+    const ids = new BigInt64Array(R * S);
+    const mask = new BigInt64Array(R * (P + S));
+    const pos = new BigInt64Array(R * S);
+    rows.forEach((r, i) => {
+      const g = groups[r.group];
+      const cont = requests[r.request].continuation;
+      const off = P - g.context.length;
+      for (let j = 0; j < P; j++) mask[i * (P + S) + j] = j >= off ? 1n : 0n;
+      for (let j = 0; j < S; j++) {
+        const real = j < cont.length - 1;
+        ids[i * S + j] = BigInt(real ? cont[j] : 0);
+        mask[i * (P + S) + P + j] = real ? 1n : 0n;
+        pos[i * S + j] = BigInt(g.context.length + (real ? j : 0));
+      }
+    });
+    const feeds: Record<string, OrtTensor> = {
+      input_ids: new Tensor('int64', ids, [R, S]),
+      attention_mask: new Tensor('int64', mask, [R, P + S]),
+      position_ids: new Tensor('int64', pos, [R, S]),
+    };
+    const per = KV * P * D;
+    for (const p of pasts) {
+      const tiled = new (p.data.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(R * per);
+      rows.forEach((r, i) => tiled.set(p.data.subarray(r.group * per, (r.group + 1) * per), i * per));
+      feeds[p.name] = new Tensor(this.compute === 'float16' ? 'float16' : 'float32', tiled, [R, KV, P, D]);
+    }
+    if (G !== pasts[0].dims[0]) throw new Error('context cache batch mismatch');
+    const out = await (await this.session('all')).run({ ...feeds, ...this.weights });
+    const logits = (await out.logits.getData()) as Float32Array;
+    for (const t of Object.values(out)) t.dispose();
+    rows.forEach((r, i) => {
+      const cont = requests[r.request].continuation;
+      const res = results[r.request];
+      for (let j = 1; j < cont.length; j++) {
+        const s = logSoftmaxAt(logits, (i * S + j - 1) * V, V, cont[j]);
+        res.loglikelihood += s.logp;
+        res.isGreedy &&= s.greedy;
+      }
+    });
+  }
+
   async dispose(): Promise<void> {
     const all = [...this.sessions.values()];
     this.sessions.clear();
     for (const s of all) await s.then((x) => x.release(), () => undefined).catch(() => undefined);
   }
+}
+
+export interface LoglikelihoodRequest {
+  context: number[];
+  continuation: number[];
+}
+export interface LoglikelihoodResult {
+  /** Σ log p over the continuation's tokens (natural log). */
+  loglikelihood: number;
+  /** Every continuation token is the argmax of its position (lm-eval's `is_greedy`; ties count as greedy only for the first index, as torch's argmax). */
+  isGreedy: boolean;
+}
+
+/** log softmax(row)[token] in float64, and whether `token` is the row's (first) argmax. */
+function logSoftmaxAt(logits: Float32Array, offset: number, V: number, token: number): { logp: number; greedy: boolean } {
+  let max = -Infinity;
+  let arg = 0;
+  for (let i = 0; i < V; i++) {
+    const x = logits[offset + i];
+    if (x > max) [max, arg] = [x, i];
+  }
+  let sum = 0;
+  for (let i = 0; i < V; i++) sum += Math.exp(logits[offset + i] - max);
+  return { logp: logits[offset + token] - max - Math.log(sum), greedy: arg === token };
 }
