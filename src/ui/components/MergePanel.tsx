@@ -4,6 +4,7 @@ import { cancelMergeJob, computeVectorStats, saveMergedModelFolder, saveVectorFo
 import { useStudio, type MergeState } from '../store.ts';
 import { formatBytes } from '../format.ts';
 import { VectorHeatmap } from './VectorHeatmap.tsx';
+import { pageRefusal, useVerdict } from './VerdictPanel.tsx';
 
 const JOB_TITLE = { stats: 'Vector statistics', model: 'Saving the merged model', vector: 'Saving the vector' } as const;
 
@@ -12,7 +13,12 @@ export function MergePanel() {
   const merge = useStudio((s) => s.merge);
   const gpu = useStudio((s) => s.gpu);
   const patch = useStudio((s) => s.patchMerge);
+  // The buttons follow the verdict the page shows: the rules planMerge runs, under the policy chosen here.
+  const mergeVerdict = useVerdict('merge');
+  const vectorVerdict = useVerdict('vector');
   if (!ROLES.every((r) => slots[r].status === 'ready')) return null;
+  const mergeOk = mergeVerdict?.ok === true;
+  const vectorOk = vectorVerdict?.ok === true;
   const job = merge.job;
   const busy = job?.status === 'running';
   const alphaOk = Number.isFinite(merge.alpha);
@@ -49,21 +55,33 @@ export function MergePanel() {
           <select aria-label="vocab policy" value={merge.vocabPolicy} onChange={(e) => patch({ vocabPolicy: e.target.value as VocabPolicy })}>
             {VOCAB_POLICIES.map((p) => (
               <option key={p} value={p}>
-                {p === 'refuse' ? 'refuse' : 'merge the shared rows, keep the target’s others'}
+                {p === 'refuse' ? 'refuse' : 'overlap: merge the shared rows, keep the target’s others'}
               </option>
             ))}
           </select>
         </label>
       </div>
       {!alphaOk && <p className="error">α must be a finite number.</p>}
+      {mergeVerdict && !mergeOk && (
+        <p className="error" data-testid="merge-blocked">
+          Merging is disabled: {pageRefusal(mergeVerdict)}
+        </p>
+      )}
+      {vectorVerdict && !vectorOk && (
+        <p className="error" data-testid="vector-blocked">
+          Saving the vector is disabled: {pageRefusal(vectorVerdict)}
+        </p>
+      )}
       <div className="toolbar">
-        <button disabled={busy} onClick={() => void computeVectorStats()}>
+        {/* Statistics run the merge at α = 0 (v against the target), so the merge verdict governs them. */}
+        <button disabled={busy || !mergeOk} onClick={() => void computeVectorStats()}>
           Vector statistics
         </button>
-        <button disabled={busy || !alphaOk} onClick={() => void saveMergedModelFolder()}>
+        <button disabled={busy || !alphaOk || !mergeOk} onClick={() => void saveMergedModelFolder()}>
           Save merged model…
         </button>
-        <button disabled={busy} onClick={() => void saveVectorFolder()}>
+        {/* The vector is the donors' alone: a target the merge refuses does not stop it. */}
+        <button disabled={busy || !vectorOk} onClick={() => void saveVectorFolder()}>
           Save vector…
         </button>
         {busy && (

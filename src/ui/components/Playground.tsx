@@ -2,6 +2,7 @@ import { useEffect, useRef } from 'react';
 import { ROLES } from '../../engine/checkpoint/compatibility.ts';
 import { runPlayground } from '../session/model-session.ts';
 import { useStudio } from '../store.ts';
+import { pageRefusal, useVerdict } from './VerdictPanel.tsx';
 
 /** Type a prompt, press Generate, then drag α: the merged model answers again at each α. */
 export function Playground() {
@@ -10,8 +11,13 @@ export function Playground() {
   const alpha = useStudio((s) => s.merge.alpha);
   const patch = useStudio((s) => s.patchPlayground);
   const engaged = useRef(false);
+  // Generating merges the trio: it follows the same verdict as the merge panel's buttons.
+  const verdict = useVerdict('merge');
+  const mergeOk = verdict?.ok === true;
+  const allowed = useRef(mergeOk);
+  allowed.current = mergeOk;
   useEffect(() => {
-    if (!engaged.current) return;
+    if (!engaged.current || !allowed.current) return;
     const t = setTimeout(() => void runPlayground(), 120);
     return () => clearTimeout(t);
   }, [alpha]);
@@ -42,7 +48,7 @@ export function Playground() {
           <input aria-label="max new tokens" type="number" min={1} max={512} value={pg.maxNewTokens} onChange={(e) => patch({ maxNewTokens: Math.max(1, Number(e.target.value) || 1) })} />
         </label>
         <button
-          disabled={pg.status === 'loading' || pg.status === 'generating'}
+          disabled={pg.status === 'loading' || pg.status === 'generating' || !mergeOk}
           onClick={() => {
             engaged.current = true;
             void runPlayground();
@@ -54,6 +60,11 @@ export function Playground() {
           {pg.status === 'loading' ? 'building the model…' : pg.status === 'generating' ? 'generating…' : ''}
         </span>
       </div>
+      {verdict && !verdict.ok && (
+        <p className="error" data-testid="playground-blocked">
+          Generating is disabled: {pageRefusal(verdict)}
+        </p>
+      )}
       {pg.path === 'cpu-copy' && (
         <p className="notice" data-testid="playground-notice">
           No WebGPU here: the model runs on the CPU (WASM) and every α re-merges through host memory.

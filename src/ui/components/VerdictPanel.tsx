@@ -1,17 +1,38 @@
 import { useMemo, useState } from 'react';
-import { compatibilityVerdict, ROLES, type Severity } from '../../engine/checkpoint/compatibility.ts';
+import { compatibilityVerdict, ROLES, type Severity, type Verdict } from '../../engine/checkpoint/compatibility.ts';
+import { refusalMessage, type MergeMode } from '../../engine/merge/decide-merge.ts';
 import { useStudio } from '../store.ts';
 
 const ORDER: Severity[] = ['error', 'warning', 'info'];
 
+/**
+ * The verdict on what the page would do now — merge the trio, or save the donors' vector — under
+ * the vocab policy and output dtype chosen in the merge panel. The same rules planMerge applies
+ * before every merge (engine/merge/decide-merge.ts), so what this says is what *Merge*, *Save*
+ * and *Generate* will do; undefined until the three slots hold checkpoints.
+ */
+export function useVerdict(mode: MergeMode = 'merge'): Verdict | undefined {
+  const sft = useStudio((s) => s.slots.sft.summary);
+  const rl = useStudio((s) => s.slots.rl.summary);
+  const target = useStudio((s) => s.slots.target.summary);
+  const vocabPolicy = useStudio((s) => s.merge.vocabPolicy);
+  const outDtype = useStudio((s) => s.merge.outDtype);
+  return useMemo(
+    () => (sft && rl && target ? compatibilityVerdict({ sft, rl, target }, { mode, vocabPolicy, outDtype: outDtype === 'target' ? undefined : outDtype }) : undefined),
+    [sft, rl, target, mode, vocabPolicy, outDtype],
+  );
+}
+
+/** Why the verdict says no, in the page's words: each problem, and the vocab policy (in the merge panel's menu) that would allow it. */
+export function pageRefusal(v: Verdict): string {
+  return refusalMessage(v, (p) => `"${p}" under "vocab sizes differ" in the merge panel`);
+}
+
 export function VerdictPanel() {
   const slots = useStudio((s) => s.slots);
+  const outDtype = useStudio((s) => s.merge.outDtype);
   const [showAll, setShowAll] = useState(false);
-  const ready = ROLES.every((r) => slots[r].summary);
-  const verdict = useMemo(
-    () => (ready ? compatibilityVerdict({ sft: slots.sft.summary!, rl: slots.rl.summary!, target: slots.target.summary! }) : undefined),
-    [ready, slots.sft.summary, slots.rl.summary, slots.target.summary],
-  );
+  const verdict = useVerdict('merge');
   if (!verdict) {
     const missing = ROLES.filter((r) => !slots[r].summary).length;
     return (
@@ -32,7 +53,14 @@ export function VerdictPanel() {
       <p className="headline" data-testid="verdict-headline">
         {verdict.headline}
       </p>
-      <p className="muted">Output dtype: {verdict.outputDtypes.join(', ')} (the target's).</p>
+      {!verdict.ok && (
+        <p className="error" data-testid="verdict-reason">
+          {pageRefusal(verdict)}
+        </p>
+      )}
+      <p className="muted">
+        Vocab policy: {verdict.policy} · output dtype: {verdict.outputDtypes.join(', ') || '—'} ({outDtype === 'target' ? "the target's" : 'chosen in the merge panel'}).
+      </p>
       {items.length > 0 && (
         <table className="verdict-items">
           <thead>
