@@ -1,5 +1,6 @@
 import { useEffect } from 'react';
 import { ROLES } from '../engine/checkpoint/compatibility.ts';
+import { DemoNote } from './components/DemoNote.tsx';
 import { GpuStatus } from './components/GpuStatus.tsx';
 import { MergePanel } from './components/MergePanel.tsx';
 import { Playground } from './components/Playground.tsx';
@@ -25,6 +26,7 @@ export function App() {
           <button onClick={() => ROLES.forEach((r) => void loadDemo(r))}>Load the demo trio</button>
           <SettingsPanel />
         </div>
+        <DemoNote />
       </header>
       <div className="slots">
         {ROLES.map((r) => (

@@ -45,6 +45,11 @@ const HEADER_CONCURRENCY = 4;
  * Opens a checkpoint from headers only: config.json, the shard index, and each shard's
  * safetensors header. No tensor data is read.
  */
+/** "label/path" with one slash: a dropped folder's label already ends in one ("Qwen2.5-1.5B/"). */
+export function pathInSource(label: string, path: string): string {
+  return `${label.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+}
+
 export async function openCheckpoint(source: CheckpointSource, onProgress?: (p: OpenProgress) => void): Promise<Checkpoint> {
   onProgress?.({ phase: 'listing', done: 0, total: 1 });
   const files = await source.listFiles();
@@ -83,7 +88,7 @@ export async function openCheckpoint(source: CheckpointSource, onProgress?: (p: 
   onProgress?.({ phase: 'headers', done: 0, total: shardFiles.length });
   let done = 0;
   const shards = await mapLimited(shardFiles, HEADER_CONCURRENCY, async (path) => {
-    const header = await parseSafetensorsHeader(await source.open(path), `${source.label}/${path}`);
+    const header = await parseSafetensorsHeader(await source.open(path), pathInSource(source.label, path));
     onProgress?.({ phase: 'headers', done: ++done, total: shardFiles.length });
     return header;
   });

@@ -6,8 +6,11 @@ export function GpuStatus() {
   if (gpu.status === 'pending') return <p className="gpu muted">Looking for a WebGPU adapter…</p>;
   if (gpu.status === 'unavailable') {
     return (
-      <p className="gpu error" data-testid="gpu-status">
-        No WebGPU: {gpu.error} Inspection works; merging needs WebGPU.
+      // A notice, not an error: every feature has a CPU path (merge-session: the CPU merger,
+      // model-session: onnxruntime's WASM provider), and both take it while the status is not 'ready'.
+      <p className="gpu notice" data-testid="gpu-status">
+        <strong>No WebGPU:</strong> merges run on the CPU (same bytes, slower) and the model runs on WASM.{' '}
+        <span className="muted">{gpu.error}</span>
       </p>
     );
   }

@@ -3,6 +3,7 @@ import { VOCAB_POLICIES, type VocabPolicy } from '../../engine/merge/merge-plan.
 import { cancelMergeJob, computeVectorStats, saveMergedModelFolder, saveVectorFolder } from '../session/merge-session.ts';
 import { useStudio, type MergeState } from '../store.ts';
 import { formatBytes } from '../format.ts';
+import { AlphaSlider } from './AlphaSlider.tsx';
 import { VectorHeatmap } from './VectorHeatmap.tsx';
 import { pageRefusal, useVerdict } from './VerdictPanel.tsx';
 
@@ -40,7 +41,7 @@ export function MergePanel() {
             onChange={(e) => patch({ alpha: e.target.value === '' ? NaN : Number(e.target.value) })}
           />
         </label>
-        <input aria-label="alpha slider" type="range" min={-2} max={2} step={0.05} value={alphaOk ? merge.alpha : 0} onChange={(e) => patch({ alpha: Number(e.target.value) })} />
+        <AlphaSlider label="alpha slider" alpha={merge.alpha} onChange={(alpha) => patch({ alpha })} />
         <label>
           output dtype{' '}
           <select aria-label="output dtype" value={merge.outDtype} onChange={(e) => patch({ outDtype: e.target.value as MergeState['outDtype'] })}>

@@ -2,6 +2,7 @@ import { useEffect, useRef } from 'react';
 import { ROLES } from '../../engine/checkpoint/compatibility.ts';
 import { runPlayground } from '../session/model-session.ts';
 import { useStudio } from '../store.ts';
+import { AlphaSlider } from './AlphaSlider.tsx';
 import { pageRefusal, useVerdict } from './VerdictPanel.tsx';
 
 /** Type a prompt, press Generate, then drag α: the merged model answers again at each α. */
@@ -30,15 +31,7 @@ export function Playground() {
       <div className="merge-controls">
         <label>
           α = <strong data-testid="playground-alpha">{Number.isFinite(alpha) ? alpha : '—'}</strong>{' '}
-          <input
-            aria-label="playground alpha slider"
-            type="range"
-            min={-2}
-            max={2}
-            step={0.05}
-            value={Number.isFinite(alpha) ? alpha : 0}
-            onChange={(e) => useStudio.getState().patchMerge({ alpha: Number(e.target.value) })}
-          />
+          <AlphaSlider label="playground alpha slider" alpha={alpha} onChange={(a) => useStudio.getState().patchMerge({ alpha: a })} />
         </label>
         <label>
           <input type="checkbox" checked={pg.chat} onChange={(e) => patch({ chat: e.target.checked })} /> chat template

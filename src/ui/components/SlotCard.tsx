@@ -1,4 +1,4 @@
-import { useState, type DragEvent, type FormEvent } from 'react';
+import { useRef, useState, type DragEvent, type FormEvent } from 'react';
 import { ROLE_LABEL, type Role } from '../../engine/checkpoint/compatibility.ts';
 import { collectDroppedFiles, filesFromInput } from '../session/collect-dropped-files.ts';
 import { downloadWeights, loadDroppedFiles, loadHubId } from '../session/slot-loader.ts';
@@ -15,6 +15,7 @@ export function SlotCard({ role }: { role: Role }) {
   const slot = useStudio((s) => s.slots[role]);
   const setInput = useStudio((s) => s.setInput);
   const [dragging, setDragging] = useState(false);
+  const folderInput = useRef<HTMLInputElement>(null);
 
   const onSubmit = (e: FormEvent) => {
     e.preventDefault();
@@ -54,17 +55,22 @@ export function SlotCard({ role }: { role: Role }) {
       </form>
       <div className="drop-hint">
         or drop a model folder here, or{' '}
-        <label className="folder-pick">
+        {/* A real button opens the picker: the file input itself is hidden (its native look cannot be
+            styled), and a hidden input is out of the Tab order, so a <label> around it was mouse-only. */}
+        <button type="button" className="link folder-pick" onClick={() => folderInput.current?.click()}>
           pick a folder
-          <input
-            type="file"
-            aria-label={`${ROLE_LABEL[role]} folder`}
-            // @ts-expect-error: webkitdirectory is not in React's input attributes
-            webkitdirectory=""
-            multiple
-            onChange={(e) => e.target.files && e.target.files.length > 0 && void loadDroppedFiles(role, filesFromInput(e.target.files))}
-          />
-        </label>
+        </button>
+        <input
+          ref={folderInput}
+          type="file"
+          hidden
+          tabIndex={-1}
+          aria-label={`${ROLE_LABEL[role]} folder`}
+          // @ts-expect-error: webkitdirectory is not in React's input attributes
+          webkitdirectory=""
+          multiple
+          onChange={(e) => e.target.files && e.target.files.length > 0 && void loadDroppedFiles(role, filesFromInput(e.target.files))}
+        />
       </div>
 
       {slot.status === 'loading' && slot.progress && (

@@ -1,7 +1,9 @@
 import type { Role } from '../../engine/checkpoint/compatibility.ts';
 import { summarizeCheckpoint } from '../../engine/checkpoint/inspect-checkpoint.ts';
 import { openCheckpoint, type Checkpoint } from '../../engine/checkpoint/open-checkpoint.ts';
-import { StudioError } from '../../engine/errors.ts';
+import { HubError, StudioError } from '../../engine/errors.ts';
+import { cacheKey } from '../../engine/sources/cache/cache-store.ts';
+import { MAX_ATTEMPTS } from '../../engine/sources/cache/download-with-resume.ts';
 import { opfsCacheStore } from '../../engine/sources/cache/opfs-cache-store.ts';
 import { fileListSource, type DroppedFile } from '../../engine/sources/file-list-source.ts';
 import { httpFolderSource } from '../../engine/sources/http-folder-source.ts';
@@ -80,6 +82,35 @@ export function loadDemo(role: Role): Promise<void> {
   return load(role, 'demo', () => httpFolderSource(`${import.meta.env.BASE_URL}demo/${name}/`, `demo:${name}`));
 }
 
+/** What the page says about the demo trio, read from the report its generator wrote (scripts/fixtures/demo-arithmetic.ts). */
+export interface DemoFacts {
+  /** The task in words, e.g. '"a+b=" → (a + b) mod 10, one token; a, b ∈ 0…9'. */
+  task: string;
+  /** Share of the demo prompts whose best digit is right, at α = 0 and α = 1 (undefined if not measured). */
+  accuracyAt0?: number;
+  accuracyAt1?: number;
+  /** The correct answer to `prompt`, if the report lists that prompt. */
+  answer?: string;
+}
+
+/** The demo's report (demo.json beside the target), or undefined when the demo is not published here. */
+export async function fetchDemoFacts(prompt: string): Promise<DemoFacts | undefined> {
+  try {
+    const res = await fetch(`${import.meta.env.BASE_URL}demo/${DEMO_TRIO.target}/demo.json`);
+    if (!res.ok) return undefined;
+    const report = (await res.json()) as {
+      task?: unknown;
+      prompts?: { text: string; answer: string }[];
+      accuracy?: { alpha: number; digitsOnly: number }[];
+    };
+    if (typeof report.task !== 'string') return undefined;
+    const at = (alpha: number) => report.accuracy?.find((a) => a.alpha === alpha)?.digitsOnly;
+    return { task: report.task, accuracyAt0: at(0), accuracyAt1: at(1), answer: report.prompts?.find((p) => p.text === prompt)?.answer };
+  } catch {
+    return undefined; // not JSON (a dev server's HTML fallback): nothing to say beyond the task
+  }
+}
+
 /** Downloads every weight file of a Hub slot into the browser cache, with resume and progress. */
 export async function downloadWeights(role: Role): Promise<void> {
   const ckpt = open.get(role);
@@ -88,7 +119,14 @@ export async function downloadWeights(role: Role): Promise<void> {
   const files = ckpt.shards.map((s) => ({ path: s.file, size: s.fileSize }));
   const bytesTotal = files.reduce((a, f) => a + f.size, 0);
   let before = 0;
-  const onProgress = (p: DownloadProgress) =>
+  // The engine reports every network chunk (often 16-64 KiB); the store is patched at most once
+  // per animation frame, with the latest numbers.
+  let latest: DownloadProgress | undefined;
+  let frame: number | undefined;
+  const flush = () => {
+    frame = undefined;
+    const p = latest;
+    if (!p || useStudio.getState().slots[role].download?.state === 'error') return;
     patch(role, {
       download: {
         state: 'running',
@@ -101,20 +139,51 @@ export async function downloadWeights(role: Role): Promise<void> {
         etaSeconds: p.bytesPerSecond > 0 ? (bytesTotal - before - p.bytesDone) / p.bytesPerSecond : undefined,
       },
     });
+  };
+  const onProgress = (p: DownloadProgress) => {
+    latest = p;
+    frame ??= requestAnimationFrame(flush);
+  };
+  const cancelFrame = () => frame !== undefined && cancelAnimationFrame(frame);
+  let current = 0;
   try {
-    for (const f of files) {
-      await source.download(f.path, { onProgress });
-      before += f.size;
+    for (; current < files.length; current++) {
+      await source.download(files[current].path, { onProgress });
+      before += files[current].size;
     }
+    cancelFrame();
     patch(role, { download: { state: 'done', file: '', filesDone: files.length, filesTotal: files.length, bytesDone: bytesTotal, bytesTotal, bytesPerSecond: 0 } });
   } catch (e) {
-    const prev = useStudio.getState().slots[role].download;
+    cancelFrame();
+    const failed = files[current];
+    // Say where a resume really starts: from what the cache holds, which is not necessarily
+    // what the bar last showed (bytes received and bytes stored can differ).
+    const cached = (await opfsCacheStore().stat(cacheKey(source.repo, source.revision, failed.path)).catch(() => undefined))?.bytes ?? 0;
+    const resumeAt = before + cached;
     patch(role, {
       download: {
-        ...(prev ?? { file: '', filesDone: 0, filesTotal: files.length, bytesDone: before, bytesTotal, bytesPerSecond: 0 }),
         state: 'error',
-        error: e instanceof StudioError ? e.message : String((e as Error)?.message ?? e),
+        file: failed.path,
+        filesDone: current,
+        filesTotal: files.length,
+        bytesDone: resumeAt,
+        bytesTotal,
+        bytesPerSecond: 0,
+        error: downloadFailure(e, failed.path, resumeAt, bytesTotal),
       },
     });
   }
+}
+
+/**
+ * What a stopped download says. fetch reports a dropped connection as a bare "Failed to fetch"
+ * (the source wraps it as a HubError without a status); after MAX_ATTEMPTS the user needs to
+ * know that it was the connection and that nothing received in whole ranges is lost.
+ */
+function downloadFailure(e: unknown, file: string, resumeAt: number, total: number): string {
+  const resume = `Resume continues from byte ${resumeAt.toLocaleString('en-US')} of ${total.toLocaleString('en-US')}.`;
+  const dropped = (e instanceof HubError && e.status === undefined) || e instanceof TypeError;
+  if (dropped) return `The connection dropped while downloading ${file} (${MAX_ATTEMPTS} attempts). ${resume}`;
+  const message = e instanceof StudioError ? e.message : `Unexpected error: ${(e as Error)?.message ?? String(e)}`;
+  return `${message} ${resume}`;
 }
