@@ -17,6 +17,10 @@ export interface RunnableModel {
   /** The checkpoint whose tokenizer and config apply (the target when merging). */
   ckpt: Checkpoint;
   tokenizer(): Promise<StudioTokenizer>;
+  /** What ran, for results files: each source as given and the commit an hf: source resolved to. */
+  sources: { role: 'model' | 'sft' | 'rl' | 'target'; spec: string; revision?: string }[];
+  /** α when merged on the fly, else null. */
+  alpha: number | null;
   dispose(): Promise<void>;
 }
 
@@ -27,13 +31,18 @@ export async function openModelForRun(args: ParsedArgs, io: CliIO): Promise<Runn
   if (!single && mergeFlags.length === 0) throw new UsageError('--model <src> is required (or the merge flags --sft --rl --target --alpha).');
   let ckpt: Checkpoint;
   let weights: Map<string, Float32Array>;
+  let sources: RunnableModel['sources'];
+  let alpha: number | null = null;
   if (single) {
     ckpt = (await openRole(single)).ckpt;
+    sources = [{ role: 'model', spec: single, revision: ckpt.source.revision }];
     const spec = decoderSpec(ckpt.config, shapesOf(ckpt), ckpt.source.label);
     weights = await checkpointWeightsF32(ckpt, spec);
   } else {
-    const alpha = alphaFlag(args);
-    const [sft, rl, target] = await Promise.all(['sft', 'rl', 'target'].map((r) => openRole(stringFlag(args, r, true))));
+    alpha = alphaFlag(args);
+    const roles = ['sft', 'rl', 'target'] as const;
+    const [sft, rl, target] = await Promise.all(roles.map((r) => openRole(stringFlag(args, r, true))));
+    sources = [sft, rl, target].map((o, i) => ({ role: roles[i], spec: stringFlag(args, roles[i], true), revision: o.ckpt.source.revision }));
     ckpt = target.ckpt;
     const plan = planMerge({ sft: sft.ckpt, rl: rl.ckpt, target: target.ckpt }, { mode: 'merge', outDtype: 'F32', vocabPolicy: vocabPolicyFlag(args) });
     decoderSpec(ckpt.config, shapesOf(ckpt), ckpt.source.label); // refuse unsupported models before merging
@@ -54,6 +63,8 @@ export async function openModelForRun(args: ParsedArgs, io: CliIO): Promise<Runn
     model,
     ckpt,
     tokenizer: () => (tok ??= StudioTokenizer.load(ckpt)),
+    sources,
+    alpha,
     dispose: async () => {
       await model.dispose();
       await runtime.dispose();

@@ -4,15 +4,15 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from './command.ts';
 
 /** Refuses an output path whose folder is missing or not writable, or which names a folder, before any work. */
-export async function checkOutputFile(path: string): Promise<void> {
+export async function checkOutputFile(path: string, flag = '--out'): Promise<void> {
   const full = resolve(path);
   const existing = await stat(full).catch(() => undefined);
-  if (existing?.isDirectory()) throw new UsageError(`--out ${path} is a folder; name a file, e.g. ${join(path, 'logits.json')}.`);
+  if (existing?.isDirectory()) throw new UsageError(`${flag} ${path} is a folder; name a file inside it instead.`);
   const dir = dirname(full);
   const st = await stat(dir).catch(() => undefined);
-  if (!st?.isDirectory()) throw new UsageError(`--out ${path}: the folder ${dir} does not exist; create it first.`);
+  if (!st?.isDirectory()) throw new UsageError(`${flag} ${path}: the folder ${dir} does not exist; create it first.`);
   await access(dir, constants.W_OK).catch(() => {
-    throw new UsageError(`--out ${path}: the folder ${dir} is not writable.`);
+    throw new UsageError(`${flag} ${path}: the folder ${dir} is not writable.`);
   });
 }
 
