@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { downloadFile, fileDownloadInfo, HubApiError, listFiles, modelInfo, type ListFileEntry } from '@huggingface/hub';
+import { datasetInfo, downloadFile, fileDownloadInfo, HubApiError, listFiles, modelInfo, type ListFileEntry } from '@huggingface/hub';
 import { startMockHub, type MockHub } from './server.ts';
 
 const REPO = 'test/tiny';
@@ -384,6 +384,90 @@ describe('CORS', () => {
       expect(res.headers.get('access-control-allow-origin')).toBe('*');
       const exposed = res.headers.get('access-control-expose-headers')!;
       for (const h of ['Content-Range', 'ETag', 'X-Repo-Commit', 'X-Error-Code', 'Link', 'X-Linked-ETag']) expect(exposed).toContain(h);
+    }
+  });
+});
+
+describe('dataset repos', () => {
+  const DS = 'test/dataset';
+  const DS_TOKEN = 'hf_mock_dataset_token';
+  const card = '---\nconfigs:\n- config_name: main\n  data_files:\n  - split: test\n    path: main/test-*\n---\n# A dataset\n';
+  const mainShard = randomBytes(5000);
+  const converted = randomBytes(3000);
+  let hub: MockHub;
+
+  beforeAll(async () => {
+    const main = join(tmp, 'ds-main');
+    const conv = join(tmp, 'ds-conv');
+    mkdirSync(join(main, 'main'), { recursive: true });
+    mkdirSync(join(conv, 'main', 'test'), { recursive: true });
+    writeFileSync(join(main, 'README.md'), card);
+    writeFileSync(join(main, 'main', 'test-00000-of-00001.parquet'), mainShard);
+    writeFileSync(join(conv, 'main', 'test', '0000.parquet'), converted);
+    hub = await startMockHub({
+      repos: { [DS]: join(tmp, 'tiny') },
+      datasets: { [DS]: { main, refs: { 'refs/convert/parquet': conv } }, 'test/gated-ds': main },
+      gated: { 'datasets/test/gated-ds': DS_TOKEN },
+    });
+  });
+  afterAll(() => hub?.close());
+
+  it('answers datasetInfo with the commit and the README front matter as cardData', async () => {
+    const info = await datasetInfo({ name: DS, hubUrl: hub.url, additionalFields: ['sha', 'cardData'] });
+    expect(info.name).toBe(DS);
+    expect(info.sha).toMatch(/^[0-9a-f]{40}$/);
+    expect(info.cardData).toEqual({ configs: [{ config_name: 'main', data_files: [{ split: 'test', path: 'main/test-*' }] }] });
+    expect(hub.requests.at(-1)?.url).toMatch(/^\/api\/datasets\/test\/dataset\/revision\/HEAD\?/);
+    // The model repo of the same name is another repo.
+    expect((await modelInfo({ name: DS, hubUrl: hub.url, additionalFields: ['sha'] })).sha).not.toBe(info.sha);
+  });
+
+  it('serves refs/convert/parquet by name and by its commit, apart from main', async () => {
+    const main = (await datasetInfo({ name: DS, hubUrl: hub.url, revision: 'main', additionalFields: ['sha'] })).sha;
+    const conv = (await datasetInfo({ name: DS, hubUrl: hub.url, revision: 'refs/convert/parquet', additionalFields: ['sha'] })).sha;
+    expect(conv).toMatch(/^[0-9a-f]{40}$/);
+    expect(conv).not.toBe(main);
+    expect(hub.requests.at(-1)?.url).toContain('/revision/refs%2Fconvert%2Fparquet?');
+    const repo = { type: 'dataset' as const, name: DS };
+    const mainFiles = await all(listFiles({ repo, hubUrl: hub.url, revision: main, recursive: true }));
+    expect(mainFiles.filter((f) => f.type === 'file').map((f) => f.path)).toEqual(['README.md', 'main/test-00000-of-00001.parquet']);
+    const shard = mainFiles.find((f) => f.path.endsWith('.parquet'))!;
+    expect(shard.lfs).toEqual({ oid: sha256(mainShard), size: mainShard.length, pointerSize: expect.any(Number) });
+    const convFiles = await all(listFiles({ repo, hubUrl: hub.url, revision: conv, recursive: true }));
+    expect(convFiles.filter((f) => f.type === 'file').map((f) => f.path)).toEqual(['main/test/0000.parquet']);
+
+    const blob = await downloadFile({ repo, path: 'main/test/0000.parquet', revision: conv, hubUrl: hub.url });
+    expectBytes(await blob!.arrayBuffer(), converted);
+    expectBytes(await blob!.slice(100, 200).arrayBuffer(), converted.subarray(100, 200));
+    expect(hub.requests.some((r) => r.url === `/datasets/${DS}/resolve/${conv}/main/test/0000.parquet` && r.status === 206)).toBe(true);
+    const head = await fetch(`${hub.url}/datasets/${DS}/resolve/refs%2Fconvert%2Fparquet/main/test/0000.parquet`, { method: 'HEAD' });
+    expect(head.headers.get('x-repo-commit')).toBe(conv);
+    // A file of one ref is not in the other.
+    expect(await downloadFile({ repo, path: 'main/test/0000.parquet', revision: main, hubUrl: hub.url })).toBeNull();
+    const err = await rejection(datasetInfo({ name: DS, hubUrl: hub.url, revision: 'refs/pr/1' }));
+    expect(err.statusCode).toBe(404);
+    expect(err.message).toContain('Invalid rev id: refs/pr/1');
+  });
+
+  it('gates a dataset by its datasets/ key, with the Hub\'s wording; metadata stays public', async () => {
+    const repo = { type: 'dataset' as const, name: 'test/gated-ds' };
+    const info = await datasetInfo({ name: 'test/gated-ds', hubUrl: hub.url });
+    expect(info.gated).toBe('manual');
+    const err = await rejection(downloadFile({ repo, path: 'README.md', hubUrl: hub.url }));
+    expect(err.statusCode).toBe(401);
+    expect(err.message).toContain('Access to dataset test/gated-ds is restricted');
+    const blob = await downloadFile({ repo, path: 'main/test-00000-of-00001.parquet', hubUrl: hub.url, accessToken: DS_TOKEN });
+    expectBytes(await blob!.arrayBuffer(), mainShard);
+    expect(JSON.stringify(hub.requests)).not.toContain(DS_TOKEN);
+  });
+
+  it('filters faults by the datasets/ key', async () => {
+    hub.setFaults([{ kind: 'status', status: 500, repo: `datasets/${DS}` }]);
+    try {
+      expect((await rejection(datasetInfo({ name: DS, hubUrl: hub.url }))).statusCode).toBe(500);
+      expect((await modelInfo({ name: DS, hubUrl: hub.url })).name).toBe(DS);
+    } finally {
+      hub.clearFaults();
     }
   });
 });

@@ -3,15 +3,22 @@
  * `modelInfo`, `checkRepoAccess`, `listFiles`, `fileDownloadInfo` and `downloadFile` (WebBlob
  * ranged reads), with CORS for browser pages on another origin and fault injection.
  *
- * Routes (repo = "owner/name", rev = main | HEAD | <40-hex commit sha>):
+ * Routes (repo = "owner/name", rev = main | HEAD | <40-hex commit sha> | another ref the repo has,
+ * URL-encoded as one segment, e.g. refs%2Fconvert%2Fparquet):
  *   GET       /api/models/{repo}                       model info at main (checkRepoAccess)
  *   GET       /api/models/{repo}/revision/{rev}        model info
  *   GET       /api/models/{repo}/tree/{rev}[/{dir}]    ?recursive=&cursor=  (Link: rel="next" pagination)
  *   GET|HEAD  /{repo}/resolve/{rev}/{path}             file bytes, single Range supported (also /raw/)
+ *   GET       /api/datasets/{repo}[/revision/{rev}]    dataset info (datasetInfo): sha, and cardData parsed
+ *                                                      from README.md's YAML front matter, as the Hub does
+ *   GET       /api/datasets/{repo}/tree/{rev}[/{dir}]  as for models
+ *   GET|HEAD  /datasets/{repo}/resolve/{rev}/{path}    as for models
  *   POST      /__mock/faults   (JSON MockFault[])      DELETE /__mock/faults
  *   GET       /__mock/requests                         DELETE /__mock/requests
  *
  * Like the real Hub, metadata (info, tree) of a gated repo is public; only file downloads need the token.
+ * Dataset repos are keyed `datasets/owner/name` wherever a repo is named for gating or faults, so a
+ * model and a dataset of the same name stay apart (as on the Hub, where their URLs differ).
  * Repo folders are re-read on every request (file hashes are cached by size/mtime), and `opts.repos`
  * is looked up live, so callers may mutate it while the server runs.
  */
@@ -21,6 +28,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { parse as parseYaml } from 'yaml';
 
 export interface MockHubOptions {
   /** "owner/name" → folder whose files are the repo content. */
@@ -29,12 +37,24 @@ export interface MockHubOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
-  /** "owner/name" → the only token that may download the repo's files. */
+  /**
+   * Dataset repos: "owner/name" → the folder of its main branch, or the folders of several refs
+   * (a repo that keeps a loading script on main and its parquet under `refs/convert/parquet`).
+   */
+  datasets?: Record<string, string | MockRepoRefs>;
+  /** "owner/name" (models) or "datasets/owner/name" → the only token that may download the repo's files. */
   gated?: Record<string, string>;
   /** Max entries per tree-listing page before a `Link: rel="next"` header is sent. Default 1000. */
   treePageSize?: number;
 }
 
+/** The refs of one repo: `main` and others by their full name (e.g. "refs/convert/parquet"), each a folder. */
+export interface MockRepoRefs {
+  main: string;
+  refs?: Record<string, string>;
+}
+
+/** `repo` filters by "owner/name" for models and "datasets/owner/name" for datasets. */
 export type MockFault =
   | { kind: 'status'; status: 401 | 404 | 500; repo?: string; path?: string }
   | { kind: 'slow'; delayMs: number; bytesPerSecond?: number; repo?: string; path?: string }
@@ -67,12 +87,16 @@ interface Snapshot {
   dirs: Map<string, string>; // dir path → oid
 }
 
-type Route =
-  | { kind: 'info'; repo: string; rev: string; path?: undefined }
-  | { kind: 'tree'; repo: string; rev: string; path: string }
-  | { kind: 'resolve'; repo: string; rev: string; path: string };
+type RepoType = 'model' | 'dataset';
 
-const LFS_EXT = /\.(safetensors|bin|pt|pth|ckpt|gguf|onnx|h5|msgpack)$/i;
+/** `repo` is the key used for gating and faults: "owner/name", or "datasets/owner/name" for a dataset. */
+type Route = { type: RepoType; id: string; repo: string; rev: string } & (
+  | { kind: 'info'; path?: undefined }
+  | { kind: 'tree'; path: string }
+  | { kind: 'resolve'; path: string }
+);
+
+const LFS_EXT = /\.(safetensors|bin|pt|pth|ckpt|gguf|onnx|h5|msgpack|parquet)$/i;
 const FIXED_DATE = '2024-01-01T00:00:00.000Z';
 const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
@@ -91,8 +115,8 @@ class HttpError extends Error {
   }
 }
 
-const gatedMessage = (repo: string) =>
-  `Access to model ${repo} is restricted. You must have access to it and be authenticated to access it. Please log in.`;
+const gatedMessage = (type: RepoType, id: string) =>
+  `Access to ${type} ${id} is restricted. You must have access to it and be authenticated to access it. Please log in.`;
 const repoNotFound = () => new HttpError(404, 'Repository not found', 'RepoNotFound');
 const entryNotFound = () => new HttpError(404, 'Entry not found', 'EntryNotFound');
 
@@ -181,18 +205,40 @@ function parseRoute(rawPath: string): Route | null {
     }
     return rest.join('/');
   };
-  if (seg[0] === 'api' && seg[1] === 'models' && seg.length >= 4) {
-    const repo = `${seg[2]}/${seg[3]}`;
-    if (seg.length === 4) return { kind: 'info', repo, rev: 'main' };
-    if (seg[4] === 'revision' && seg.length === 6) return { kind: 'info', repo, rev: seg[5] };
-    if (seg[4] === 'tree' && seg.length >= 6) return { kind: 'tree', repo, rev: seg[5], path: subPath(seg.slice(6)) };
+  if (seg[0] === 'api' && (seg[1] === 'models' || seg[1] === 'datasets') && seg.length >= 4) {
+    const type: RepoType = seg[1] === 'models' ? 'model' : 'dataset';
+    const id = `${seg[2]}/${seg[3]}`;
+    const at = { type, id, repo: repoKey(type, id) };
+    if (seg.length === 4) return { ...at, kind: 'info', rev: 'main' };
+    if (seg[4] === 'revision' && seg.length === 6) return { ...at, kind: 'info', rev: seg[5] };
+    if (seg[4] === 'tree' && seg.length >= 6) return { ...at, kind: 'tree', rev: seg[5], path: subPath(seg.slice(6)) };
     return null;
   }
-  if ((seg[2] === 'resolve' || seg[2] === 'raw') && seg.length >= 5) {
-    const path = subPath(seg.slice(4));
-    return path ? { kind: 'resolve', repo: `${seg[0]}/${seg[1]}`, rev: seg[3], path } : null;
+  // A dataset's files live under /datasets/; a model whose owner is "datasets" has "resolve" one segment earlier.
+  const isDataset = seg[0] === 'datasets' && (seg[3] === 'resolve' || seg[3] === 'raw');
+  const type: RepoType = isDataset ? 'dataset' : 'model';
+  const rest = isDataset ? seg.slice(1) : seg;
+  if ((rest[2] === 'resolve' || rest[2] === 'raw') && rest.length >= 5) {
+    const path = subPath(rest.slice(4));
+    const id = `${rest[0]}/${rest[1]}`;
+    return path ? { type, id, repo: repoKey(type, id), kind: 'resolve', rev: rest[3], path } : null;
   }
   return null;
+}
+
+function repoKey(type: RepoType, id: string): string {
+  return type === 'dataset' ? `datasets/${id}` : id;
+}
+
+/** The YAML front matter of a README.md (the Hub's `cardData`), or undefined when it has none or it does not parse. */
+function frontMatter(readme: string): unknown {
+  const m = /^---\r?\n([\s\S]*?)\r?\n---(\r?\n|$)/.exec(readme);
+  if (!m) return undefined;
+  try {
+    return parseYaml(m[1]) ?? undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Single `bytes=a-b`, `bytes=a-` or `bytes=-n`. Anything else (multi-range, garbage) is ignored → 200. */
@@ -320,7 +366,7 @@ export async function startMockHub(opts: MockHubOptions): Promise<MockHub> {
         await sleep(f.delayMs);
         if (f.bytesPerSecond) bytesPerSecond = Math.min(bytesPerSecond ?? Infinity, f.bytesPerSecond);
       } else if (f.kind === 'status') {
-        if (f.status === 401) throw new HttpError(401, gatedMessage(route.repo), 'GatedRepo');
+        if (f.status === 401) throw new HttpError(401, gatedMessage(route.type, route.id), 'GatedRepo');
         if (f.status === 404) throw route.kind === 'resolve' ? entryNotFound() : repoNotFound();
         throw new HttpError(500, 'Internal Error');
       } else if (!drop && active.remaining > 0 && route.kind === 'resolve' && method === 'GET') {
@@ -328,13 +374,31 @@ export async function startMockHub(opts: MockHubOptions): Promise<MockHub> {
       }
     }
 
-    const folder = Object.hasOwn(opts.repos, route.repo) ? opts.repos[route.repo] : undefined;
-    if (typeof folder !== 'string') throw repoNotFound();
-    const snap = await snapshot(folder);
-    if (route.rev !== 'main' && route.rev !== 'HEAD' && route.rev !== snap.sha) {
-      throw new HttpError(404, `Invalid rev id: ${route.rev}`, 'RevisionNotFound');
-    }
+    const snap = await snapshotAt(route);
     const requiredToken = opts.gated?.[route.repo];
+
+    if (route.kind === 'info' && route.type === 'dataset') {
+      const readme = snap.files.get('README.md');
+      const cardData = readme ? frontMatter(await readFile(readme.abs, 'utf8')) : undefined;
+      const [owner] = route.id.split('/');
+      return sendJson(res, 200, {
+        _id: sha1(route.repo).slice(0, 24),
+        id: route.id,
+        author: owner,
+        sha: snap.sha,
+        private: false,
+        gated: requiredToken ? 'manual' : false,
+        disabled: false,
+        tags: [],
+        downloads: 0,
+        likes: 0,
+        createdAt: FIXED_DATE,
+        lastModified: FIXED_DATE,
+        ...(cardData ? { cardData } : {}),
+        siblings: [...snap.files.keys()].map((rfilename) => ({ rfilename })),
+        usedStorage: [...snap.files.values()].reduce((n, f) => n + f.size, 0),
+      });
+    }
 
     if (route.kind === 'info') {
       let config: unknown;
@@ -374,7 +438,7 @@ export async function startMockHub(opts: MockHubOptions): Promise<MockHub> {
 
     // resolve
     if (requiredToken !== undefined && token !== requiredToken) {
-      throw new HttpError(401, gatedMessage(route.repo), 'GatedRepo');
+      throw new HttpError(401, gatedMessage(route.type, route.id), 'GatedRepo');
     }
     const file = snap.files.get(route.path);
     if (!file) throw entryNotFound();
@@ -398,6 +462,27 @@ export async function startMockHub(opts: MockHubOptions): Promise<MockHub> {
     });
     if (method === 'HEAD' || end < start) return void res.end();
     await sendBody(req, res, file.abs, start, end, bytesPerSecond, drop);
+  }
+
+  /**
+   * The snapshot a route's revision names: main/HEAD, another ref by its full name, or any of
+   * the refs' commit shas (so a caller that pinned a ref's commit keeps reading that ref).
+   */
+  async function snapshotAt(route: Route): Promise<Snapshot> {
+    const table: Record<string, string | MockRepoRefs> = route.type === 'model' ? opts.repos : (opts.datasets ?? {});
+    const entry = Object.hasOwn(table, route.id) ? table[route.id] : undefined;
+    const refs: Record<string, string> | undefined =
+      typeof entry === 'string' ? { main: entry } : entry && typeof entry.main === 'string' ? { ...entry.refs, main: entry.main } : undefined;
+    if (!refs) throw repoNotFound();
+    const named = route.rev === 'HEAD' ? 'main' : route.rev;
+    if (Object.hasOwn(refs, named)) return snapshot(refs[named]);
+    if (/^[0-9a-f]{40}$/.test(route.rev)) {
+      for (const folder of Object.values(refs)) {
+        const snap = await snapshot(folder);
+        if (snap.sha === route.rev) return snap;
+      }
+    }
+    throw new HttpError(404, `Invalid rev id: ${route.rev}`, 'RevisionNotFound');
   }
 
   function preflight(req: IncomingMessage, res: ServerResponse) {
