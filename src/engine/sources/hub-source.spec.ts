@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { startMockHub, type MockHub } from '../../../test-support/mock-hub/serve
 import { summarizeCheckpoint } from '../checkpoint/inspect-checkpoint.ts';
 import { openCheckpoint } from '../checkpoint/open-checkpoint.ts';
 import { formatBytes, HubError, StorageQuotaError, StudioError } from '../errors.ts';
-import { cacheKey, memoryCacheStore, type CacheStore } from './cache/cache-store.ts';
+import { cacheKey, listingKey, memoryCacheStore, type CacheStore } from './cache/cache-store.ts';
 import { downloadWithResume, MAX_ATTEMPTS } from './cache/download-with-resume.ts';
 import { nodeCacheStore } from './cache/node-cache-store.ts';
 import type { DownloadProgress } from './cache/progress.ts';
@@ -182,7 +182,7 @@ describe('transient failures', () => {
     expect(text).toBe(readFileSync(join(fx.model('tiny-qwen2-target'), 'config.json'), 'utf8'));
     const statuses = mock.requests.filter((r) => r.url.endsWith('/config.json')).map((r) => r.status);
     expect(statuses[0]).toBe(500);
-    expect(statuses.at(-1)).toBe(200);
+    expect(statuses.at(-1)).toBe(206); // every read is a ranged GET
   });
 
   it('a persistent 500 ends in a retryable HubError', async () => {
@@ -200,7 +200,7 @@ describe('downloads into the cache', () => {
   const progressChecks = (events: DownloadProgress[], total: number, from = 0) => {
     expect(events.length).toBeGreaterThan(0);
     expect(events[0].bytesDone).toBe(from);
-    for (let i = 1; i < events.length; i++) expect(events[i].bytesDone).toBeGreaterThanOrEqual(events[i - 1].bytesDone);
+    for (let i = 1; i < events.length; i++) expect(events[i].bytesDone).toBeGreaterThan(events[i - 1].bytesDone);
     for (const e of events) expect([e.file, e.bytesTotal, e.resumedFrom]).toEqual([FILE, total, from]);
     expect(events.at(-1)!.bytesDone).toBe(total);
   };
@@ -208,15 +208,14 @@ describe('downloads into the cache', () => {
   it.each([
     ['memoryCacheStore', () => memoryCacheStore()],
     ['nodeCacheStore', () => nodeCacheStore(mkdtempSync(join(cacheRoot, 'n-')))],
-  ])('%s: a connection dropped mid-file is retried; cached bytes equal the file; later reads hit the cache', async (_n, make) => {
+  ])('%s: a connection dropped mid-file continues from the byte reached; cached bytes equal the file; later reads hit the cache', async (_n, make) => {
     const cache = make();
     const src = await hub(REPO, undefined, { cache });
     mock.setFaults([{ kind: 'drop', afterBytes: 5000, times: 1, repo: REPO, path: FILE }]);
     const events: DownloadProgress[] = [];
     await src.download(FILE, { onProgress: (p) => events.push(p) });
     progressChecks(events, fileBytes.length);
-    const gets = mock.requests.filter((r) => r.method === 'GET' && r.url.endsWith(`/${FILE}`));
-    expect(gets.length).toBeGreaterThanOrEqual(2); // the dropped one and the retry
+    expect(rangeStarts(FILE)).toEqual([`bytes=0-${fileBytes.length - 1}`, `bytes=5000-${fileBytes.length - 1}`]);
 
     const key = cacheKey(REPO, src.revision, FILE);
     expect(await cache.stat(key)).toEqual({ bytes: fileBytes.length, complete: true });
@@ -229,73 +228,100 @@ describe('downloads into the cache', () => {
     expect(mock.requests).toEqual([]); // size from the pinned listing, bytes from the cache
     const ckpt = await openCheckpoint(src);
     expect(ckpt.tensors.size).toBe(26);
-    // Only the (uncached) config.json and listing are fetched; the weights come from the cache.
-    expect(mock.requests.filter((r) => r.url.includes(FILE))).toEqual([]);
+    // Only config.json (read for the first time, then cached) is fetched; the weights come from the cache.
+    expect(mock.requests.map((r) => r.url)).toEqual([`/${REPO}/resolve/${src.revision}/config.json`]);
 
-    // Downloading again is a no-op.
+    // Downloading again is a no-op; so is opening the checkpoint again.
     mock.requests.length = 0;
     await src.download(FILE);
+    await openCheckpoint(src);
     expect(mock.requests).toEqual([]);
   });
 
-  it('an interrupted download leaves a partial; the next download() continues from its offset, byte-exact', async () => {
+  it('a connection that keeps dropping: each retry continues from the byte reached; after the last one the partial stays and the next download() continues from it', async () => {
     const cache = nodeCacheStore(mkdtempSync(join(cacheRoot, 'r-')));
     const src: HubSource = await hub(REPO, undefined, { cache });
     const key = cacheKey(REPO, src.revision, FILE);
-    const file = await src.open(FILE);
-    const chunk = 4096;
-    let chunks = 0;
-    const first = await rejection(
-      downloadWithResume({
-        key,
-        path: FILE,
-        size: file.size,
-        store: cache,
-        chunkBytes: chunk,
-        backoffMs: () => 0,
-        readRange: (offset, length) => {
-          // After three good chunks the network breaks for good (more drops than all the retries).
-          if (++chunks === 4) mock.setFaults([{ kind: 'drop', afterBytes: 1000, times: 10 * MAX_ATTEMPTS * 3, repo: REPO, path: FILE }]);
-          return file.read(offset, length);
-        },
-      }),
-    );
+    const end = fileBytes.length - 1;
+    mock.setFaults([{ kind: 'drop', afterBytes: 3000, times: MAX_ATTEMPTS, repo: REPO, path: FILE }]);
+    const first = await rejection(src.download(FILE));
     expect(first).toBeInstanceOf(HubError);
     expect((first as HubError).retryable).toBe(true);
-    expect(await cache.stat(key)).toEqual({ bytes: 3 * chunk, complete: false });
+    expect(first.message).toBe(`${REPO}: network error talking to the Hub (terminated). Check your connection and the endpoint, then retry.`);
+    expect(rangeStarts(FILE)).toEqual([0, 3000, 6000, 9000, 12000].map((o) => `bytes=${o}-${end}`));
+    expect(await cache.stat(key)).toEqual({ bytes: MAX_ATTEMPTS * 3000, complete: false });
     expect(await cache.openComplete(key, FILE)).toBeUndefined();
 
     mock.clearFaults();
     mock.requests.length = 0;
     const events: DownloadProgress[] = [];
     await src.download(FILE, { onProgress: (p) => events.push(p) });
-    expect(rangeStarts(FILE)).toEqual([`bytes=${3 * chunk}-${file.size - 1}`]);
-    progressChecks(events, file.size, 3 * chunk);
-    expect(await cache.stat(key)).toEqual({ bytes: file.size, complete: true });
+    expect(rangeStarts(FILE)).toEqual([`bytes=${MAX_ATTEMPTS * 3000}-${end}`]);
+    progressChecks(events, fileBytes.length, MAX_ATTEMPTS * 3000);
+    expect(await cache.stat(key)).toEqual({ bytes: fileBytes.length, complete: true });
     const cached = (await cache.openComplete(key, FILE))!;
     expect(sameBytes(await cached.read(0, cached.size), fileBytes)).toBe(true);
+  }, 20_000);
+
+  it('with a cache, header and config reads are kept: a second source of the commit asks only for the revision, a commit-pinned one asks nothing', async () => {
+    const cache = nodeCacheStore(mkdtempSync(join(cacheRoot, 'h-')));
+    const first = await hub(SHARDED, undefined, { cache });
+    const summary = summarizeCheckpoint(await openCheckpoint(first));
+    const weightGets = mock.requests.filter((r) => r.url.endsWith('.safetensors'));
+    expect(weightGets.length).toBe(2 * 3); // 8-byte length + JSON header, per shard
+    mock.requests.length = 0;
+
+    const again = await hub(SHARDED, undefined, { cache });
+    expect(summarizeCheckpoint(await openCheckpoint(again))).toEqual(summary);
+    expect(mock.requests.map((r) => r.url.split('?')[0])).toEqual([`/api/models/${SHARDED}/revision/HEAD`]);
+    mock.requests.length = 0;
+
+    const pinned = await hub(SHARDED, first.revision, { cache });
+    expect(summarizeCheckpoint(await openCheckpoint(pinned))).toEqual(summary);
+    expect(mock.requests).toEqual([]);
+    // Without the cache the same pin is looked up (one request) and the files listed again.
+    await hub(SHARDED, first.revision);
+    expect(mock.requests.length).toBe(1);
   });
 
-  it('resumes across many small chunks through a dropping connection', async () => {
-    const cache = memoryCacheStore();
-    const src = await hub(REPO, undefined, { cache });
-    const file = await src.open(FILE);
-    mock.setFaults([{ kind: 'drop', afterBytes: 1000, times: 4, repo: REPO, path: FILE }]);
+  it('downloadWholeFiles: the first tensor read downloads the file once (concurrent reads share it), with progress; later reads are local', async () => {
+    const cache = nodeCacheStore(mkdtempSync(join(cacheRoot, 'w-')));
     const events: DownloadProgress[] = [];
-    const out = await downloadWithResume({
-      key: 'k',
-      path: FILE,
-      size: file.size,
-      store: cache,
-      chunkBytes: 4096,
-      backoffMs: () => 0,
-      readRange: (o, l) => file.read(o, l),
-      onProgress: (p) => events.push(p),
-    });
-    expect(sameBytes(await out.read(0, out.size), fileBytes)).toBe(true);
-    expect(events.map((e) => e.bytesDone)).toEqual([0, 4096, 8192, 12288, 16384, 20480, file.size]);
-    const ranges = rangeStarts(FILE).filter((r) => r !== 'bytes=0-0');
-    expect(new Set(ranges)).toEqual(new Set([0, 1, 2, 3, 4, 5].map((i) => `bytes=${i * 4096}-${Math.min((i + 1) * 4096, file.size) - 1}`)));
+    const src = await hub(REPO, undefined, { cache, downloadWholeFiles: true, onProgress: (p) => events.push(p) });
+    const ckpt = await openCheckpoint(src);
+    const names = [...ckpt.tensors.keys()].filter((n) => n.includes('mlp'));
+    const headerEnd = 8 + ckpt.shards[0].headerLength;
+    mock.requests.length = 0;
+    const reads = await Promise.all(names.map((n) => ckpt.readTensorBytes(n)));
+    for (const [i, n] of names.entries()) {
+      const t = ckpt.tensors.get(n)!;
+      expect(sameBytes(reads[i], fileBytes.subarray(t.byteOffset, t.byteOffset + t.byteLength)), n).toBe(true);
+    }
+    expect(rangeStarts(FILE)).toEqual([`bytes=${headerEnd}-${fileBytes.length - 1}`]); // the rest of the file, once
+    progressChecks(events, fileBytes.length, headerEnd);
+    mock.requests.length = 0;
+    await ckpt.readTensorBytes('model.embed_tokens.weight');
+    expect(mock.requests).toEqual([]);
+  });
+
+  it('a cached file of the wrong size and a damaged cached listing are dropped and fetched again', async () => {
+    const dir = mkdtempSync(join(cacheRoot, 'd-'));
+    const cache = nodeCacheStore(dir);
+    const src = await hub(REPO, undefined, { cache });
+    await src.download(FILE);
+    const key = cacheKey(REPO, src.revision, FILE);
+    writeFileSync(join(dir, key), fileBytes.subarray(0, 1000)); // truncated behind the cache's back
+    writeFileSync(join(dir, listingKey(REPO, src.revision)), '{ not json');
+    mock.requests.length = 0;
+    const again = await hub(REPO, src.revision, { cache });
+    const f = await again.open(FILE);
+    expect(sameBytes(await f.read(2000, 100), fileBytes.subarray(2000, 2100))).toBe(true);
+    expect(mock.requests.map((r) => r.url.split('?')[0])).toEqual([
+      `/api/models/${REPO}/revision/${src.revision}`,
+      `/api/models/${REPO}/tree/${src.revision}`,
+      `/${REPO}/resolve/${src.revision}/${FILE}`, // not a header-sized read: a ranged read, not cached (no downloadWholeFiles)
+    ]);
+    expect(await cache.stat(key)).toEqual({ bytes: 0, complete: false });
   });
 
   it('a full storage quota is a StorageQuotaError saying what is needed and what the browser reports', async () => {
@@ -305,9 +331,10 @@ describe('downloads into the cache', () => {
       ...inner,
       async openAppender(key) {
         const a = await inner.openAppender(key);
+        if (!a) return a;
         return {
+          ...a,
           offset: a.offset,
-          close: () => a.close(),
           async write(chunk) {
             if (++writes > 2) throw Object.assign(new Error('x'), { name: 'QuotaExceededError' });
             return a.write(chunk);
@@ -316,13 +343,14 @@ describe('downloads into the cache', () => {
       },
       estimate: async () => ({ usage: 1024 * 1024, quota: 2 * 1024 * 1024 }),
     };
-    const src = await hub(REPO, undefined, { cache });
-    const file = await src.open(FILE);
-    const e = await rejection(
-      downloadWithResume({ key: 'q', path: FILE, size: file.size, store: cache, chunkBytes: 4096, readRange: (o, l) => file.read(o, l) }),
-    );
+    const size = fileBytes.length;
+    // Bytes arrive in 4096-byte pieces; the third does not fit.
+    const readRange = async (o: number, l: number, sink: (c: Uint8Array) => Promise<void>) => {
+      for (let p = o; p < o + l; p += 4096) await sink(fileBytes.subarray(p, Math.min(p + 4096, o + l)));
+    };
+    const e = await rejection(downloadWithResume({ key: 'q', path: FILE, size, store: cache, readRange }));
     expect(e).toBeInstanceOf(StorageQuotaError);
-    const needed = file.size - 2 * 4096;
+    const needed = size - 2 * 4096;
     expect((e as StorageQuotaError).neededBytes).toBe(needed);
     expect(e.message).toBe(
       `Not enough storage to cache ${FILE}: it needs ${formatBytes(needed)} more. The browser reports 1.0 MiB used of a 2.0 MiB quota ` +

@@ -1,8 +1,9 @@
-import { downloadFile, listFiles, modelInfo } from '@huggingface/hub';
+import { listFiles, modelInfo } from '@huggingface/hub';
 import { HubError, StudioError } from '../errors.ts';
-import { cacheKey, type CacheStore } from './cache/cache-store.ts';
-import { downloadWithResume, isRetryable } from './cache/download-with-resume.ts';
+import { cacheKey, listingKey, type CacheStore } from './cache/cache-store.ts';
+import { downloadWithResume, isRetryable, TransferCutError, type RangeReader, type ResumableDownload } from './cache/download-with-resume.ts';
 import type { DownloadProgress } from './cache/progress.ts';
+import { fetchRange, RangeNotHonouredError } from './fetch-range.ts';
 import type { ByteFile, CheckpointSource, FileEntry } from './source.ts';
 
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
@@ -15,6 +16,13 @@ export interface HubOptions {
   fetch?: typeof fetch;
   cache?: CacheStore;
   onProgress?: (p: DownloadProgress) => void;
+  /**
+   * The CLI's policy: the first read of a weight file's tensor data downloads the whole file
+   * into the cache (resuming a partial, reporting progress) and every later read is local.
+   * Without it (the page), tensor data is read with ranged requests and only `download()`
+   * fetches whole files.
+   */
+  downloadWholeFiles?: boolean;
 }
 
 export interface HubSource extends CheckpointSource {
@@ -25,13 +33,32 @@ export interface HubSource extends CheckpointSource {
   download(path: string, opts?: { signal?: AbortSignal; onProgress?: (p: DownloadProgress) => void }): Promise<void>;
 }
 
-/** Retries for one ranged read outside a download (a header, a config file). */
+/** A listed file; `sha256` is the Hub's LFS oid, which a finished download must hash to. */
+interface HubFile extends FileEntry {
+  sha256?: string;
+}
+
+/** Retries for one ranged read outside a download (tensor data in the page). */
 const READ_ATTEMPTS = 3;
+
+/**
+ * Reads of a weight file that start where its cached prefix ends and add at most this much
+ * extend the prefix in the cache: the 8-byte length and the JSON header of a safetensors file
+ * (tens to hundreds of KiB in real checkpoints), so a second `inspect` asks the Hub nothing.
+ */
+const HEADER_READ_BYTES = 1024 * 1024;
+
+const COMMIT_SHA = /^[0-9a-f]{40}$/;
+
+/** Only safetensors are read in ranges; every other file (config, index, tokenizer) is small and read whole. */
+const isWeights = (path: string) => path.endsWith('.safetensors');
 
 /**
  * A Hub repo pinned to a commit: the revision (branch, tag, or HEAD) is resolved once, and
  * every listing and read after that uses the commit, so a push to the repo mid-session
- * cannot mix two versions.
+ * cannot mix two versions. With a cache, whatever was read is kept per commit — the listing,
+ * small files, safetensors headers, downloaded weights — and a revision given as a commit
+ * whose listing is cached is not even looked up: a commit's files never change.
  */
 export async function openHubSource(repo: string, revision: string | undefined, opts: HubOptions = {}): Promise<HubSource> {
   const hubUrl = (opts.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, '');
@@ -39,34 +66,125 @@ export async function openHubSource(repo: string, revision: string | undefined, 
     // Say it here: the client would throw a bare TypeError that reads like a network failure.
     throw new StudioError('The Hugging Face token must start with "hf_"; copy it again from your Hub settings (Access Tokens).');
   }
-  const common = { hubUrl, accessToken: opts.accessToken || undefined, fetch: opts.fetch };
-  const info = await hubCall(repo, revision, () => modelInfo({ ...common, name: repo, revision, additionalFields: ['sha'] }));
-  const sha = (info as { sha?: unknown }).sha;
-  if (typeof sha !== 'string' || !/^[0-9a-f]{40}$/.test(sha)) {
-    throw new HubError(repo, undefined, `${repo}: the Hub did not return a commit for revision ${revision ?? 'main'}; check the endpoint (${hubUrl}).`);
+  const accessToken = opts.accessToken || undefined;
+  const common = { hubUrl, accessToken, fetch: opts.fetch };
+  const cache = opts.cache;
+  const call = <T>(fn: () => Promise<T>) => hubCall(repo, revision, fn);
+
+  let files = revision && COMMIT_SHA.test(revision) && cache ? await loadListing(cache, repo, revision) : undefined;
+  let sha: string;
+  if (files) {
+    sha = revision!;
+  } else {
+    const info = await call(() => modelInfo({ ...common, name: repo, revision, additionalFields: ['sha'] }));
+    const got = (info as { sha?: unknown }).sha;
+    if (typeof got !== 'string' || !COMMIT_SHA.test(got)) {
+      throw new HubError(repo, undefined, `${repo}: the Hub did not return a commit for revision ${revision ?? 'main'}; check the endpoint (${hubUrl}).`);
+    }
+    sha = got;
+    if (cache) files = await loadListing(cache, repo, sha);
   }
 
-  let listing: FileEntry[] | undefined;
-  const blobs = new Map<string, ReturnType<typeof downloadFile>>();
-  const blobFor = (path: string) => {
-    let b = blobs.get(path);
-    if (!b) {
-      b = hubCall(repo, revision, () => downloadFile({ ...common, repo, path, revision: sha }));
-      blobs.set(path, b);
-      b.catch(() => blobs.delete(path));
+  const fileUrl = (path: string) => `${hubUrl}/${repo}/resolve/${sha}/${path.split('/').map(encodeURIComponent).join('/')}`;
+  const readRange: (path: string) => RangeReader = (path) => (offset, length, sink, signal) =>
+    call(() => fetchRange({ url: fileUrl(path), offset, length, sink, signal, accessToken, fetch: opts.fetch }));
+
+  const listing = async (): Promise<HubFile[]> => {
+    if (!files) {
+      const out: HubFile[] = [];
+      await call(async () => {
+        for await (const f of listFiles({ ...common, repo, revision: sha, recursive: true })) {
+          if (f.type === 'file') out.push({ path: f.path, size: f.size, ...(f.lfs?.oid ? { sha256: f.lfs.oid } : {}) });
+        }
+      });
+      out.sort((a, b) => (a.path < b.path ? -1 : 1));
+      if (cache) await storeSmall(cache, listingKey(repo, sha), new TextEncoder().encode(JSON.stringify(out)));
+      files = out;
     }
-    return b;
+    return files;
   };
-  const remoteRead = async (path: string, offset: number, length: number, onReceived?: (bytes: number) => void): Promise<Uint8Array> => {
-    const blob = await blobFor(path);
-    if (!blob) throw new HubError(repo, 404, `${repo}@${sha.slice(0, 7)}: ${path} not found.`);
-    const slice = blob.slice(offset, offset + length);
-    return hubCall(repo, revision, async () => (onReceived ? readCounting(slice, onReceived) : new Uint8Array(await slice.arrayBuffer())));
-  };
-  const sizeOf = async (path: string) => {
-    const entry = (await source.listFiles()).find((f) => f.path === path);
+  const entryFor = async (path: string) => {
+    const entry = (await listing()).find((f) => f.path === path);
     if (!entry) throw new HubError(repo, 404, `${repo}@${sha.slice(0, 7)} has no file ${path}.`);
-    return entry.size;
+    return entry;
+  };
+  const job = (entry: HubFile, store: CacheStore): ResumableDownload => ({
+    key: cacheKey(repo, sha, entry.path),
+    path: entry.path,
+    size: entry.size,
+    sha256: entry.sha256,
+    store,
+    readRange: readRange(entry.path),
+  });
+
+  /** Remote bytes, not cached: tensor data in the page. */
+  const remoteRead = async (path: string, offset: number, length: number): Promise<Uint8Array> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const parts: Uint8Array[] = [];
+        let got = 0;
+        await readRange(path)(offset, length, async (c) => {
+          parts.push(c);
+          got += c.byteLength;
+        });
+        if (got < length) throw new TransferCutError(`${repo}: ${path}: the Hub ended the transfer after ${got} of ${length} bytes; retry.`);
+        return concat(parts, length);
+      } catch (e) {
+        if (attempt >= READ_ATTEMPTS || !isRetryable(e)) throw e;
+      }
+    }
+  };
+
+  // One whole-file download per path at a time: concurrent tensor reads of one shard share it.
+  const downloads = new Map<string, Promise<void>>();
+  const downloadWhole = (entry: HubFile, store: CacheStore, onProgress = opts.onProgress, signal?: AbortSignal) => {
+    let d = downloads.get(entry.path);
+    if (!d) {
+      d = downloadWithResume({ ...job(entry, store), onProgress, signal }).finally(() => downloads.delete(entry.path));
+      downloads.set(entry.path, d);
+    }
+    return d;
+  };
+
+  // A complete cached file of the wrong size cannot be this commit's file: drop it and fetch again.
+  const completes = new Map<string, ByteFile>();
+  const cachedWhole = async (entry: HubFile, store: CacheStore): Promise<ByteFile | undefined> => {
+    const known = completes.get(entry.path);
+    if (known) return known;
+    const key = cacheKey(repo, sha, entry.path);
+    const f = await store.openComplete(key, entry.path);
+    if (f && f.size !== entry.size) {
+      await store.remove(key);
+      return undefined;
+    }
+    if (f) completes.set(entry.path, f);
+    return f;
+  };
+
+  const cachedRead = async (entry: HubFile, store: CacheStore, offset: number, length: number): Promise<Uint8Array> => {
+    const whole = await cachedWhole(entry, store);
+    if (whole) return whole.read(offset, length);
+    const key = cacheKey(repo, sha, entry.path);
+    const end = offset + length;
+    const stored = (await store.stat(key)).bytes;
+    if (end <= stored) {
+      const prefix = await store.openPartial(key, entry.path);
+      if (prefix && prefix.size >= end) return prefix.read(offset, length);
+    }
+    if (!isWeights(entry.path)) {
+      await downloadWithResume(job(entry, store));
+    } else if (offset <= stored && end - stored <= HEADER_READ_BYTES) {
+      await downloadWithResume({ ...job(entry, store), until: end });
+    } else if (opts.downloadWholeFiles) {
+      await downloadWhole(entry, store);
+    } else {
+      return remoteRead(entry.path, offset, length);
+    }
+    const local = (await cachedWhole(entry, store)) ?? (await store.openPartial(key, entry.path));
+    if (!local || local.size < end) {
+      throw new StudioError(`${repo}: ${entry.path}: the download cache lost the bytes right after storing them; run the command again.`);
+    }
+    return local.read(offset, length);
   };
 
   const source: HubSource = {
@@ -75,79 +193,71 @@ export async function openHubSource(repo: string, revision: string | undefined, 
     revision: sha,
     label: `hf:${repo}@${sha}`,
     async listFiles() {
-      if (!listing) {
-        const out: FileEntry[] = [];
-        await hubCall(repo, revision, async () => {
-          for await (const f of listFiles({ ...common, repo, revision: sha, recursive: true })) {
-            if (f.type === 'file') out.push({ path: f.path, size: f.size });
-          }
-        });
-        listing = out.sort((a, b) => (a.path < b.path ? -1 : 1));
-      }
-      return listing;
+      return (await listing()).map(({ path, size }) => ({ path, size }));
     },
     async open(path): Promise<ByteFile> {
-      const size = await sizeOf(path);
-      const key = cacheKey(repo, sha, path);
+      const entry = await entryFor(path);
       return {
         path,
-        size,
+        size: entry.size,
         async read(offset, length) {
           if (length === 0) return new Uint8Array(0);
-          const cached = await opts.cache?.openComplete(key, path);
-          if (cached) return cached.read(offset, length);
-          for (let attempt = 1; ; attempt++) {
-            try {
-              return await remoteRead(path, offset, length);
-            } catch (e) {
-              if (attempt >= READ_ATTEMPTS || !isRetryable(e)) throw e;
-            }
-          }
+          return cache ? cachedRead(entry, cache, offset, length) : remoteRead(path, offset, length);
         },
       };
     },
     async download(path, { signal, onProgress } = {}) {
-      if (!opts.cache) throw new StudioError('No download cache is configured.');
-      await downloadWithResume({
-        key: cacheKey(repo, sha, path),
-        path,
-        size: await sizeOf(path),
-        store: opts.cache,
-        readRange: (offset, length, onReceived) => remoteRead(path, offset, length, onReceived),
-        onProgress: onProgress ?? opts.onProgress,
-        signal,
-      });
+      if (!cache) throw new StudioError('No download cache is configured.');
+      await downloadWhole(await entryFor(path), cache, onProgress ?? opts.onProgress, signal);
     },
   };
   return source;
 }
 
-/**
- * A blob's bytes read as a stream, telling `onReceived` the running total per network chunk.
- * The client's WebBlob.stream() turns an HTTP error into a bare message string (it aborts the
- * stream with `error.message`), which would lose the status the retry logic needs; such a failure
- * is read again with arrayBuffer(), which throws the typed HubApiError (or, if the server has
- * recovered, returns the bytes).
- */
-async function readCounting(blob: Blob, onReceived: (bytes: number) => void): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let received = 0;
+/** The cached listing of a commit, or undefined (absent, or unreadable and then dropped). */
+async function loadListing(cache: CacheStore, repo: string, sha: string): Promise<HubFile[] | undefined> {
+  const key = listingKey(repo, sha);
+  const f = await cache.openComplete(key, key);
+  if (!f) return undefined;
   try {
-    const reader = blob.stream().getReader();
-    for (let r = await reader.read(); !r.done; r = await reader.read()) {
-      parts.push(r.value);
-      received += r.value.byteLength;
-      onReceived(received);
-    }
-  } catch (e) {
-    if (e instanceof Error || received > 0) throw e;
-    return new Uint8Array(await blob.arrayBuffer());
+    const list = JSON.parse(new TextDecoder().decode(await f.read(0, f.size))) as unknown;
+    const ok =
+      Array.isArray(list) &&
+      list.every((e) => e && typeof e.path === 'string' && Number.isSafeInteger(e.size) && e.size >= 0 && (e.sha256 === undefined || typeof e.sha256 === 'string'));
+    if (ok) return list as HubFile[];
+  } catch {
+    // Not JSON (a damaged file): fetched again below.
   }
-  const out = new Uint8Array(received);
-  let at = 0;
+  await cache.remove(key);
+  return undefined;
+}
+
+/** Stores a small entry in one piece. */
+async function storeSmall(cache: CacheStore, key: string, bytes: Uint8Array): Promise<void> {
+  for (;;) {
+    const a = await cache.openAppender(key);
+    if (!a) return;
+    if (a.offset > 0) {
+      await a.discard(); // left by a run that died mid-write
+      continue;
+    }
+    try {
+      await a.write(bytes);
+    } catch (e) {
+      await a.discard().catch(() => undefined);
+      throw e;
+    }
+    return a.commit();
+  }
+}
+
+function concat(parts: Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(length);
+  let o = 0;
   for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
+    out.set(p, o);
+    o += p.byteLength;
   }
   return out;
 }
@@ -160,6 +270,9 @@ async function hubCall<T>(repo: string, revision: string | undefined, fn: () => 
     if (e instanceof StudioError) throw e;
     const status = (e as { statusCode?: unknown }).statusCode;
     const rev = revision ? `@${revision}` : '';
+    if (e instanceof RangeNotHonouredError) {
+      throw new HubError(repo, e.status, `${repo}: ${e.message} The endpoint does not serve byte ranges as the Hub does; check HF_ENDPOINT.`);
+    }
     if (status === 401 || status === 403) {
       throw new HubError(
         repo,

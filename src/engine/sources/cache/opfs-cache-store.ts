@@ -1,5 +1,6 @@
 import type { ByteFile } from '../source.ts';
 import type { CacheStore } from './cache-store.ts';
+import { KeyedLock } from './keyed-lock.ts';
 
 /**
  * The browser's download cache in the Origin Private File System. @huggingface/hub has no
@@ -8,6 +9,9 @@ import type { CacheStore } from './cache-store.ts';
  * only trusted after the marker exists.
  */
 const ROOT_DIR = 'studio-cache';
+
+/** One appender per entry in this page (two slots may hold the same repo). */
+const lock = new KeyedLock();
 
 async function dirFor(key: string, create: boolean): Promise<{ dir: FileSystemDirectoryHandle; name: string } | undefined> {
   const parts = key.split('/').filter((p) => p !== '' && p !== '.' && p !== '..');
@@ -31,6 +35,10 @@ async function fileIn(dir: FileSystemDirectoryHandle, name: string): Promise<Fil
   }
 }
 
+function fileAsByteFile(file: File, path: string): ByteFile {
+  return { path, size: file.size, read: async (offset, length) => new Uint8Array(await file.slice(offset, offset + length).arrayBuffer()) };
+}
+
 export function opfsCacheStore(): CacheStore {
   return {
     async stat(key) {
@@ -41,35 +49,58 @@ export function opfsCacheStore(): CacheStore {
       return { bytes: data?.size ?? 0, complete: data !== undefined && done !== undefined };
     },
     async openAppender(key) {
-      const loc = (await dirFor(key, true))!;
-      const handle = await loc.dir.getFileHandle(loc.name, { create: true });
-      const offset = (await handle.getFile()).size;
-      const writable = await handle.createWritable({ keepExistingData: true });
-      await writable.seek(offset);
-      return {
-        offset,
-        async write(chunk) {
-          await writable.write(chunk as Uint8Array<ArrayBuffer>);
-        },
-        async close() {
-          await writable.close();
-        },
-      };
-    },
-    async commit(key) {
-      const loc = (await dirFor(key, true))!;
-      await loc.dir.getFileHandle(`${loc.name}.done`, { create: true });
+      const release = await lock.acquire(key);
+      try {
+        const loc = (await dirFor(key, true))!;
+        if (await fileIn(loc.dir, `${loc.name}.done`)) {
+          release();
+          return undefined;
+        }
+        const handle = await loc.dir.getFileHandle(loc.name, { create: true });
+        const offset = (await handle.getFile()).size;
+        // OPFS writables land in a swap file that replaces the data on close(): the bytes of
+        // this session become visible (and survive a closed tab) only then.
+        const writable = await handle.createWritable({ keepExistingData: true });
+        await writable.seek(offset);
+        let finished = false;
+        const finish = async (then: () => Promise<unknown>) => {
+          if (finished) return;
+          finished = true;
+          try {
+            await writable.close();
+            await then();
+          } finally {
+            release();
+          }
+        };
+        return {
+          offset,
+          location: `the browser's storage (${ROOT_DIR}/${key})`,
+          async write(chunk) {
+            await writable.write(chunk as Uint8Array<ArrayBuffer>);
+          },
+          commit: () => finish(() => loc.dir.getFileHandle(`${loc.name}.done`, { create: true })),
+          close: () => finish(async () => undefined),
+          discard: () => finish(() => loc.dir.removeEntry(loc.name).catch(() => undefined)),
+        };
+      } catch (e) {
+        release();
+        throw e;
+      }
     },
     async openComplete(key, path): Promise<ByteFile | undefined> {
       const loc = await dirFor(key, false);
       if (!loc || !(await fileIn(loc.dir, `${loc.name}.done`))) return undefined;
       const file = await fileIn(loc.dir, loc.name);
       if (!file) return undefined;
-      return {
-        path,
-        size: file.size,
-        read: async (offset, length) => new Uint8Array(await file.slice(offset, offset + length).arrayBuffer()),
-      };
+      return fileAsByteFile(file, path);
+    },
+    async openPartial(key, path): Promise<ByteFile | undefined> {
+      const loc = await dirFor(key, false);
+      if (!loc || (await fileIn(loc.dir, `${loc.name}.done`))) return undefined;
+      const file = await fileIn(loc.dir, loc.name);
+      if (!file) return undefined;
+      return fileAsByteFile(file, path);
     },
     async remove(key) {
       const loc = await dirFor(key, false);
@@ -83,7 +114,6 @@ export function opfsCacheStore(): CacheStore {
   };
 }
 
-/** Removes everything the studio cached in this browser. */
 /** Removes the download cache and the page's exports (everything this origin stores). */
 export async function clearOpfsCache(): Promise<void> {
   const root = await navigator.storage.getDirectory();
