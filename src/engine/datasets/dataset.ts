@@ -9,4 +9,6 @@ export type DatasetRow = Record<string, unknown>;
 export interface RepoFile {
   path: string;
   size: number;
+  /** The Hub's SHA-256 of an LFS file (its oid): a download must hash to it. */
+  sha256?: string;
 }

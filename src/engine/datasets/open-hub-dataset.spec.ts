@@ -162,21 +162,43 @@ describe.skipIf(!existsSync(BENCHMARKS))(`Hub datasets from ${BENCHMARKS}`, () =
       expect(existsSync(join(dir, 'datasets', 'allenai', 'sciq', a.revision, 'data', 'test-00000-of-00001.parquet'))).toBe(true);
     });
 
-    it('a damaged cached parquet file is reported, dropped, and downloaded afresh on the next open', async () => {
+    it('a download cut mid-file resumes from the byte stored, reporting progress to the end', async () => {
+      const path = 'main/test-00000-of-00001.parquet';
+      mock.setFaults([{ kind: 'drop', afterBytes: 20_000, times: 2, repo: 'datasets/openai/gsm8k', path }]);
+      const progress: number[] = [];
+      let ds!: Awaited<ReturnType<typeof open>>;
+      const log = await requestsDuring(async () => {
+        ds = await open({ repo: 'openai/gsm8k', config: 'main', split: 'test', cache: memoryCacheStore(), onProgress: (p) => progress.push(p.bytesDone) });
+      });
+      expect(ds.rows).toEqual(source('openai/gsm8k', 'main').rows);
+      const size = ds.files[0].size;
+      expect(size).toBeGreaterThan(40_000);
+      const ranges = log.filter((r) => r.url.endsWith(path)).map((r) => r.range);
+      expect(ranges).toEqual([`bytes=0-${size - 1}`, `bytes=20000-${size - 1}`, `bytes=40000-${size - 1}`]);
+      expect(progress.at(-1)).toBe(size);
+    });
+
+    it('a cached parquet file of the wrong size is fetched again; one of the right size that does not parse is reported and dropped', async () => {
       const cache: CacheStore = memoryCacheStore();
       const ds = await open({ repo: 'openai/gsm8k', config: 'main', split: 'test', cache });
       const key = `datasets/openai/gsm8k/${ds.revision}/main/test-00000-of-00001.parquet`;
-      await cache.remove(key);
-      const garbage = new TextEncoder().encode('this is not parquet at all');
-      await downloadWithResume({ key, path: 'x', size: garbage.length, store: cache, readRange: (o, l, sink) => sink(garbage.subarray(o, o + l)) });
+      const plant = async (bytes: Uint8Array) => {
+        await cache.remove(key);
+        await downloadWithResume({ key, path: 'x', size: bytes.length, store: cache, readRange: (o, l, sink) => sink(bytes.subarray(o, o + l)) });
+      };
+      const pinned = () => open({ repo: 'openai/gsm8k', config: 'main', split: 'test', revision: ds.revision, cache });
 
-      const err = await rejection(open({ repo: 'openai/gsm8k', config: 'main', split: 'test', revision: ds.revision, cache }));
+      await plant(new TextEncoder().encode('short, so not this commit\'s file'));
+      const log = await requestsDuring(async () => expect((await pinned()).rows).toEqual(ds.rows));
+      expect(log.filter((r) => r.url.endsWith('.parquet')).length).toBeGreaterThan(0);
+
+      await plant(new Uint8Array(ds.files[0].size).fill(0x41)); // bit rot: the size is right, the bytes are not
+      const err = await rejection(pinned());
       expect(err).toBeInstanceOf(DatasetFileError);
       expect(err.message).toMatch(
         new RegExp(`^openai/gsm8k@${ds.revision.slice(0, 7)}/main/test-00000-of-00001\\.parquet: cannot be read as parquet \\(.+\\)\\. It was removed from the cache; opening the dataset again downloads it afresh\\.$`),
       );
-      const healed = await open({ repo: 'openai/gsm8k', config: 'main', split: 'test', revision: ds.revision, cache });
-      expect(healed.rows).toEqual(ds.rows);
+      expect((await pinned()).rows).toEqual(ds.rows);
     });
   });
 

@@ -1,7 +1,8 @@
-import { datasetInfo, downloadFile, listFiles } from '@huggingface/hub';
+import { datasetInfo, listFiles } from '@huggingface/hub';
 import { HubError, StudioError } from '../errors.ts';
 import { cacheKey, type CacheStore } from '../sources/cache/cache-store.ts';
-import { downloadWithResume } from '../sources/cache/download-with-resume.ts';
+import { downloadWithResume, isRetryable, MAX_ATTEMPTS, TransferCutError, type RangeReader } from '../sources/cache/download-with-resume.ts';
+import { fetchRange, RangeNotHonouredError } from '../sources/fetch-range.ts';
 import type { DownloadProgress } from '../sources/cache/progress.ts';
 import { DEFAULT_HUB_URL } from '../sources/hub-source.ts';
 import { bytesFile, type ByteFile } from '../sources/source.ts';
@@ -213,44 +214,49 @@ async function listAll(hub: HubContext, asked: string, sha: string): Promise<Rep
   const out: RepoFile[] = [];
   await hubCall(hub, asked, async () => {
     for await (const f of listFiles({ ...hub.common, repo: { type: 'dataset', name: hub.repo }, revision: sha, recursive: true })) {
-      if (f.type === 'file') out.push({ path: f.path, size: f.size });
+      if (f.type === 'file') out.push({ path: f.path, size: f.size, ...(f.lfs?.oid ? { sha256: f.lfs.oid } : {}) });
     }
   });
   return out;
 }
 
-/** The file's bytes: from the cache (downloading into it first if needed), or into memory without a cache. */
+/**
+ * The file's bytes: from the cache (downloading into it first, resuming a partial, checking the
+ * Hub's sha256 where the store can hash), or into memory without a cache. Bytes come from the
+ * commit's resolve URL by ranged GETs, as checkpoint files do (hub-source.ts).
+ */
 async function fetchParquet(hub: HubContext, revision: string, file: RepoFile, params: OpenHubDatasetParams): Promise<ByteFile> {
   const { cache } = params;
+  const url = `${hub.hubUrl}/datasets/${hub.repo}/resolve/${revision}/${file.path.split('/').map(encodeURIComponent).join('/')}`;
+  const readRange: RangeReader = (offset, length, sink, signal) =>
+    hubCall(hub, revision, () => fetchRange({ url, offset, length, sink, signal, accessToken: hub.common.accessToken, fetch: hub.common.fetch }));
   const key = parquetKey(hub.repo, revision, file.path);
-  const cached = await cache?.openComplete(key, file.path);
-  if (cached) return cached;
-  let blob: Promise<Blob | null> | undefined;
-  // Benchmark splits are small (gsm8k's test split is 0.4 MB), so each attempt reads the rest of the
-  // file in one piece; a dropped attempt is retried from the last byte stored.
-  const readRange = (offset: number, length: number) =>
-    hubCall(hub, revision, async () => {
-      blob ??= downloadFile({ ...hub.common, repo: { type: 'dataset', name: hub.repo }, path: file.path, revision });
-      const b = await blob.catch((e) => {
-        blob = undefined; // a failed probe is retried afresh
-        throw e;
-      });
-      if (!b) throw new HubError(hub.repo, 404, `Dataset ${hub.repo}@${revision.slice(0, 7)}: ${file.path} is listed but cannot be downloaded (HTTP 404); try again later.`);
-      return new Uint8Array(await b.slice(offset, offset + length).arrayBuffer());
-    });
-  if (!cache) return bytesFile(file.path, await readRange(0, file.size));
-  await downloadWithResume({
-    key,
-    path: file.path,
-    size: file.size,
-    store: cache,
-    readRange: async (offset, length, sink) => sink(await readRange(offset, length)),
-    onProgress: params.onProgress,
-    signal: params.signal,
-  });
-  const stored = await cache.openComplete(key, file.path);
-  if (!stored) throw new StudioError(`Dataset ${hub.repo}: the cache lost ${file.path} right after storing it; clear the studio's download cache and retry.`);
-  return stored;
+  if (cache) {
+    const cached = await cache.openComplete(key, file.path);
+    if (cached && cached.size === file.size) return cached;
+    if (cached) await cache.remove(key); // not this commit's file
+    await downloadWithResume({ key, path: file.path, size: file.size, sha256: file.sha256, store: cache, readRange, onProgress: params.onProgress, signal: params.signal });
+    const stored = await cache.openComplete(key, file.path);
+    if (!stored) throw new StudioError(`Dataset ${hub.repo}: the cache lost ${file.path} right after storing it; clear the studio's download cache and retry.`);
+    return stored;
+  }
+  const bytes = new Uint8Array(file.size);
+  let got = 0;
+  for (let attempt = 1; got < file.size; attempt++) {
+    params.signal?.throwIfAborted();
+    const before = got;
+    try {
+      await readRange(got, file.size - got, async (c) => {
+        bytes.set(c, got);
+        got += c.byteLength;
+      }, params.signal);
+      if (got < file.size) throw new TransferCutError(`Dataset ${hub.repo}: ${file.path}: the Hub ended the transfer at byte ${got} of ${file.size}; retry.`);
+    } catch (e) {
+      if (got > before) attempt = 0;
+      if (attempt >= MAX_ATTEMPTS || !isRetryable(e)) throw e;
+    }
+  }
+  return bytesFile(file.path, bytes);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -272,7 +278,7 @@ async function readResolution(cache: CacheStore, repo: string, commit: string, c
     const valid =
       typeof r.revision === 'string' && COMMIT.test(r.revision) && Array.isArray(r.files) && r.files.length > 0 &&
       r.files.every((f) => typeof f?.path === 'string' && Number.isSafeInteger(f.size) && f.size >= 0);
-    if (valid) return { revision: r.revision, files: r.files.map((f) => ({ path: f.path, size: f.size })) };
+    if (valid) return { revision: r.revision, files: r.files.map((f) => ({ path: f.path, size: f.size, ...(typeof f.sha256 === 'string' ? { sha256: f.sha256 } : {}) })) };
   } catch {
     /* unreadable: resolve again */
   }
@@ -312,6 +318,9 @@ async function hubCall<T>(hub: HubContext, revision: string, fn: () => Promise<T
     if (e instanceof StudioError) throw e;
     const status = (e as { statusCode?: unknown }).statusCode;
     const { repo } = hub;
+    if (e instanceof RangeNotHonouredError) {
+      throw new HubError(repo, e.status, `Dataset ${repo}: ${e.message} The endpoint does not serve byte ranges as the Hub does; check HF_ENDPOINT (or the endpoint in Settings).`);
+    }
     if (status === 401 || status === 403) {
       const what = hub.tokenGiven
         ? `the Hub refused the token you set (HTTP ${status}). Accept the dataset's access conditions on ${datasetPage(hub)} with the account the token belongs to, or use a token with read access`
