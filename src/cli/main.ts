@@ -1,9 +1,11 @@
 import { StudioError } from '../engine/errors.ts';
 import type { CliIO, Command } from './command.ts';
+import { evalCommand } from './commands/eval.ts';
 import { forward } from './commands/forward.ts';
 import { generate } from './commands/generate.ts';
 import { inspect } from './commands/inspect.ts';
 import { merge } from './commands/merge.ts';
+import { score } from './commands/score.ts';
 import { vector } from './commands/vector.ts';
 import { describeFlags, nearestFlag, parseFlags } from './parse-flags.ts';
 
@@ -14,7 +16,7 @@ import { describeFlags, nearestFlag, parseFlags } from './parse-flags.ts';
  */
 
 /** Dispatch is a plain table; each command lives in its own file under commands/. */
-const COMMANDS: Record<string, Command> = { inspect, merge, vector, forward, generate };
+const COMMANDS: Record<string, Command> = { inspect, merge, vector, forward, generate, score, eval: evalCommand };
 
 const USAGE = `usage: studio <command> [flags]   (studio <command> --help for its flags)\n${Object.values(COMMANDS)
   .map((c) => `  ${c.usage}`)

@@ -13,6 +13,7 @@ import {
 } from '../../engine/eval/index.ts';
 import { UsageError, type Command } from '../command.ts';
 import { stringFlag } from '../merge-flags.ts';
+import { openPythonSandbox } from '../python-sandbox.ts';
 
 /**
  * `studio score`: lm-eval's verdicts for outputs a model already gave, without a model.
@@ -78,18 +79,6 @@ async function readText(path: string, flag: string): Promise<string> {
   }
 }
 
-/** HumanEval runs programs in the Pyodide sandbox (src/engine/eval/python/), loaded only when needed. */
-async function openSandbox(task: AnyTask): Promise<{ runProgram: RunProgram; dispose(): void } | undefined> {
-  if (task.name !== 'humaneval') return undefined;
-  const { createPythonExecutor, HUMANEVAL_TIMEOUT_MS } = await import('../../engine/eval/python/create-python-executor.ts');
-  const executor = await createPythonExecutor({ timeoutMs: HUMANEVAL_TIMEOUT_MS });
-  return {
-    async runProgram(program, timeoutMs) {
-      // The sandbox's limit is set when it is created; both sides say 3 s (code_eval's default).
-      if (timeoutMs !== HUMANEVAL_TIMEOUT_MS) throw new Error(`sandbox limit ${HUMANEVAL_TIMEOUT_MS} ms, task asks ${timeoutMs} ms`);
-      const r = await executor.run(program);
-      return { passed: r.passed, reason: r.reason };
-    },
-    dispose: () => executor.dispose(),
-  };
+async function openSandbox(task: AnyTask) {
+  return task.name === 'humaneval' ? openPythonSandbox() : undefined;
 }
