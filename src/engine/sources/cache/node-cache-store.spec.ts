@@ -202,7 +202,7 @@ describe('errors a user can cause are CacheErrors naming the path and saying wha
     const e = await rejection(nodeCacheStore(dir).stat('r/x/1/config.json'));
     expect(e).toBeInstanceOf(CacheCorruptError);
     expect(e.message).toBe(
-      `The cached file ${join(dir, 'r/x/1/config.json')} is not a regular file (a folder or device stands in its place); delete it and run the command again to download it afresh.`,
+      `The cached file ${join(dir, 'r/x/1/config.json')} is a folder where a file belongs; delete it and run the command again to download it afresh.`,
     );
   });
 

@@ -157,7 +157,7 @@ async function openCached(full: string, path: string): Promise<ByteFile | undefi
   };
 }
 
-/** Size of a cache file, undefined when there is none; a folder in its place or an unreadable one is the user's to fix. */
+/** Size of a cache file, undefined when there is none; a folder in its place, or an unreadable one, is the user's to fix. */
 async function sizeOf(p: string): Promise<number | undefined> {
   let st;
   try {
@@ -168,7 +168,7 @@ async function sizeOf(p: string): Promise<number | undefined> {
     if (fsErrorCode(e) === 'ENOENT' || fsErrorCode(e) === 'ENOTDIR') return undefined;
     throw fsError(e, p);
   }
-  if (!st.isFile()) throw new CacheCorruptError(p, 'is not a regular file (a folder or device stands in its place)', false);
+  if (st.isDirectory()) throw new CacheCorruptError(p, 'is a folder where a file belongs', false);
   return st.size;
 }
 
