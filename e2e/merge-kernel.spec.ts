@@ -149,14 +149,14 @@ test('GPU and CPU mergers agree: identical bytes on random bit patterns (NaN, In
   }
 });
 
-test('the GPU device lost mid-merge: a StudioError naming the tensor and saying nothing was saved', async ({ page }) => {
+test('the GPU device lost mid-merge: a StudioError (GpuDeviceLostError) naming the tensor and saying nothing was saved', async ({ page }) => {
   const messages = (await page.evaluate(() => (window as unknown as { runDeviceLostCheck: () => Promise<string[]> }).runDeviceLostCheck())) as string[];
   expect(messages).toHaveLength(2);
   // The in-flight chunk may still complete before the loss lands; the next one cannot.
   for (const m of messages.slice(1)) {
-    expect(m).toMatch(/^StudioError: The GPU device was lost while merging model\.layers\.0\.mlp\.up_proj\.weight \(destroyed: .*\)\. Nothing was saved/);
+    expect(m).toMatch(/^GpuDeviceLostError: The GPU device was lost while merging model\.layers\.0\.mlp\.up_proj\.weight \(destroyed: .*\)\. Nothing was saved/);
   }
-  for (const m of messages) expect(m === 'resolved' || m.startsWith('StudioError: The GPU device was lost')).toBe(true);
+  for (const m of messages) expect(m === 'resolved' || m.startsWith('GpuDeviceLostError: The GPU device was lost')).toBe(true);
 });
 
 /**

@@ -27,6 +27,7 @@ export class CpuTensorMerger implements TensorMerger {
   async mergeChunk(c: ChunkInput): Promise<ChunkResult> {
     const n = c.count;
     if (n > this.chunkElements) throw new RangeError(`chunk of ${n} elements exceeds ${this.chunkElements}`);
+    if (c.into) throw new Error(`the CPU merger cannot write ${c.label} into a GPU buffer`);
     const { t, s, r } = this.buffers(n);
     decodeToF32(c.sft.bytes, c.sft.dtype, n, s);
     decodeToF32(c.rl.bytes, c.rl.dtype, n, r);

@@ -20,6 +20,12 @@ export interface ChunkInput {
   stats?: boolean;
   /** Skip producing output bytes (statistics-only pass). Default true. */
   output?: boolean;
+  /**
+   * GPU mergers only: write the output into this range of a buffer on the merger's device (the
+   * resident θ(α) buffers onnxruntime reads) instead of returning bytes. The offset must be
+   * aligned to minStorageBufferOffsetAlignment.
+   */
+  into?: GPUBufferBinding;
 }
 
 /** Sums over a chunk, in float64 on the host; `d = θ_target − θ_SFT`. */
@@ -33,7 +39,7 @@ export interface ChunkStats {
 }
 
 export interface ChunkResult {
-  /** Output bytes; empty when `output: false`. */
+  /** Output bytes; empty when `output: false` or written `into` a GPU buffer. */
   bytes: Uint8Array;
   nan: number;
   inf: number;
