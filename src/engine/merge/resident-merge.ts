@@ -1,8 +1,11 @@
 import { StudioError, formatBytes } from '../errors.ts';
-import { dtypeByteSize, type SupportedDtype } from '../safetensors/dtypes.ts';
-import { readElements, type MergePlan, type PlannedTensor, type TensorRef } from './merge-plan.ts';
 import { writeBufferPadded } from '../gpu/write-buffer.ts';
-import { convertDtype } from './half-float.ts';
+import { dtypeByteSize, type SupportedDtype } from '../safetensors/dtypes.ts';
+import { chunkLabel, chunksOf, type Chunk } from './chunks.ts';
+import { submitGpu, watchDevice } from './gpu-dispatch.ts';
+import { GpuTensorMerger } from './gpu-tensor-merger.ts';
+import { executeMerge, MergeCancelledError } from './merge-executor.ts';
+import type { MergePlan, PlannedTensor } from './merge-plan.ts';
 import { encodeMerge, MERGE_PARAMS_BYTES } from './task-vector-kernel.ts';
 
 /**
@@ -16,6 +19,11 @@ import { encodeMerge, MERGE_PARAMS_BYTES } from './task-vector-kernel.ts';
  *   a new α re-reads the three checkpoints chunk by chunk (from the local cache) and re-merges
  *   into the output buffers. Correct, bounded in memory, and as slow as reading the inputs.
  * Either way the output bits equal the streaming merge with the same output dtype.
+ *
+ * Reading and merging go through the merge executor (merge-executor.ts) with these buffers as its
+ * sink: the GPU merger writes each chunk straight into its range of a buffer here, never through
+ * the host. The resident α pass reads nothing, so it only walks the same chunks (chunks.ts) and
+ * submits through the same dispatch helper (gpu-dispatch.ts), which types every GPU failure.
  */
 
 export type ResidencyStrategy = 'resident' | 'streaming';
@@ -56,11 +64,12 @@ export function planResidency(plan: MergePlan, limits: { maxBufferSize: number; 
   for (const t of plan.tensors) {
     const ob = pad4(t.elements * size(out));
     outputBytes += ob;
-    residentBytes += ob + (t.mergedElements ? pad4(t.elements * size(t.target!.dtype)) + pad4(t.mergedElements * size(vec)) : 0);
+    // The target is kept only where α·v lands: kept elements are already final in θ(α).
+    residentBytes += ob + (t.mergedElements ? pad4(t.mergedElements * size(t.target!.dtype)) + pad4(t.mergedElements * size(vec)) : 0);
     if (!biggest || t.elements > biggest.elements) biggest = t;
   }
-  // Three staging buffers of one chunk each (f32-sized) come on top, in both strategies.
-  const staging = 3 * 4 * stagingChunk(limits.maxStorageBufferBindingSize ?? 1024 ** 3, biggest?.elements ?? 0);
+  // Three staging buffers of one chunk each (f32-sized: the merger's target, sft and rl inputs) come on top, in both strategies.
+  const staging = 3 * 4 * stagingChunk(limits, biggest?.elements ?? 0);
   outputBytes += staging;
   residentBytes += staging;
   const biggestBytes = biggest ? biggest.elements * 4 : 0;
@@ -85,18 +94,25 @@ export function planResidency(plan: MergePlan, limits: { maxBufferSize: number; 
 }
 
 /**
- * Chunk length in elements: within the binding limit, at most 16M, no longer than the largest
- * tensor needs, and a multiple of 128 so 16-bit ranges stay 256-byte aligned (storage offsets).
+ * Chunk length in elements: within the binding and buffer limits, at most 16M, no longer than the
+ * largest tensor needs, and a multiple of 128 so every chunk of a 16-bit range starts 256-byte
+ * aligned (storage-binding offsets must be).
  */
-function stagingChunk(maxStorageBufferBindingSize: number, largestElements: number): number {
-  const cap = Math.min(16 * 1024 * 1024, Math.floor(maxStorageBufferBindingSize / 4), Math.ceil(largestElements / 128) * 128);
+function stagingChunk(limits: { maxBufferSize: number; maxStorageBufferBindingSize?: number }, largestElements: number): number {
+  const bytes = Math.min(limits.maxStorageBufferBindingSize ?? 1024 ** 3, limits.maxBufferSize);
+  const cap = Math.min(16 * 1024 * 1024, Math.floor(bytes / 4), Math.ceil(largestElements / 128) * 128);
   return Math.max(128, cap - (cap % 128));
 }
+
+/** Resident passes submitted per command buffer: one never grows without bound on huge models. */
+const PASSES_PER_SUBMIT = 512;
 
 interface Slot {
   tensor: PlannedTensor;
   out: GPUBuffer;
+  /** The target's merged elements, in its stored dtype (resident strategy). */
   target?: GPUBuffer;
+  /** v = θ_RL − θ_SFT over the merged elements (resident strategy). */
   v?: GPUBuffer;
 }
 
@@ -109,11 +125,11 @@ export class ResidentMerge {
     private readonly slots: Slot[],
     private readonly outDtype: 'F32' | 'F16',
     private readonly vectorDtype: 'F32' | 'F16',
-    private readonly chunk: number,
-    private readonly staging: { a: GPUBuffer; b: GPUBuffer; c: GPUBuffer; counters: GPUBuffer; counts: GPUBuffer },
+    private readonly merger: GpuTensorMerger,
+    private readonly pass: { counters: GPUBuffer; counts: GPUBuffer; unusedSft: GPUBuffer },
   ) {}
 
-  /** Allocates the buffers and, for `resident`, fills target and v (one pass over the inputs). */
+  /** Allocates the buffers and fills them: kept elements of θ(α), and for `resident` target and v (one pass over the inputs). */
   static async create(device: GPUDevice, plan: MergePlan, o: ResidencyOptions = {}, onProgress?: (done: number, total: number) => void): Promise<ResidentMerge> {
     const residency = planResidency(plan, device.limits, o);
     const outDtype = o.outDtype ?? 'F32';
@@ -123,28 +139,30 @@ export class ResidentMerge {
       throw new StudioError(`${odd.name}: an odd number of merged elements (${odd.mergedElements}) cannot be kept resident in a 16-bit dtype; use F32.`);
     }
     const vectorDtype = o.vectorDtype ?? 'F32';
-    const chunk = stagingChunk(device.limits.maxStorageBufferBindingSize, Math.max(0, ...plan.tensors.map((t) => t.elements)));
+    watchDevice(device);
+    const chunk = stagingChunk(device.limits, Math.max(0, ...plan.tensors.map((t) => t.elements)));
     const S = GPUBufferUsage;
     const mk = (label: string, bytes: number, usage: number) => device.createBuffer({ label, size: Math.max(4, pad4(bytes)), usage });
     device.pushErrorScope('out-of-memory');
-    const staging = {
-      a: mk('resident staging a', chunk * 4, S.STORAGE | S.COPY_DST),
-      b: mk('resident staging b', chunk * 4, S.STORAGE | S.COPY_DST),
-      c: mk('resident staging c', chunk * 4, S.STORAGE | S.COPY_DST),
+    const pass = {
       counters: mk('resident non-finite', 16, S.STORAGE | S.COPY_SRC | S.COPY_DST),
       counts: mk('resident non-finite readback', 16, S.MAP_READ | S.COPY_DST),
+      // The kernel binds an sft buffer in every mode; the resident entry point never reads it.
+      unusedSft: mk('resident pass: sft unused', 16, S.STORAGE),
     };
     const slots: Slot[] = plan.tensors.map((t) => ({
       tensor: t,
       out: mk(`θ(α) ${t.name}`, t.elements * size(outDtype), S.STORAGE | S.COPY_SRC | S.COPY_DST),
       ...(residency.strategy === 'resident' && t.mergedElements
         ? {
-            target: mk(`target ${t.name}`, t.elements * size(t.target!.dtype), S.STORAGE | S.COPY_DST),
+            target: mk(`target ${t.name}`, t.mergedElements * size(t.target!.dtype), S.STORAGE | S.COPY_DST),
             v: mk(`v ${t.name}`, t.mergedElements * size(vectorDtype), S.STORAGE | S.COPY_DST),
           }
         : {}),
     }));
-    const rm = new ResidentMerge(device, plan, residency, slots, outDtype, vectorDtype, chunk, staging);
+    // One staging set (not the merger's default two): the budget above counts three chunk buffers.
+    const merger = new GpuTensorMerger(device, chunk, { slots: 1 });
+    const rm = new ResidentMerge(device, plan, residency, slots, outDtype, vectorDtype, merger, pass);
     const oom = await device.popErrorScope();
     if (oom) {
       rm.destroy();
@@ -166,84 +184,42 @@ export class ResidentMerge {
     return new Map(this.slots.map((s) => [s.tensor.name, { buffer: s.out, dtype: this.outDtype, shape: s.tensor.shape }]));
   }
 
-  private read(r: TensorRef, start: number, count: number): Promise<Uint8Array> {
-    return readElements(r, start, count);
-  }
-
   private upload(buf: GPUBuffer, offset: number, bytes: Uint8Array) {
-    writeBufferPadded(this.device.queue, buf, offset, bytes);
+    if (bytes.length) writeBufferPadded(this.device.queue, buf, offset, bytes);
   }
 
-  /** Kept (non-merged) elements are written once, cast to the output dtype on the CPU. */
+  /**
+   * Kept elements go into θ(α) once, cast to the output dtype on the CPU. `resident`: in the
+   * same pass over the inputs, merged chunks keep their target bytes and become v on the GPU,
+   * written straight into the v buffer.
+   */
   private async fill(onProgress?: (done: number, total: number) => void) {
-    const total = this.slots.length;
-    let done = 0;
-    for (const s of this.slots) {
-      const t = s.tensor;
-      for (let start = t.mergedElements; start < t.elements; start += this.chunk) {
-        const count = Math.min(this.chunk, t.elements - start);
-        const raw = await this.read(t.target!, start, count);
-        this.upload(s.out, start * size(this.outDtype), convertDtype(raw, t.target!.dtype, this.outDtype, count));
-      }
-      if (s.target && s.v) {
-        for (let start = 0; start < t.elements; start += this.chunk) {
-          const count = Math.min(this.chunk, t.elements - start);
-          this.upload(s.target, start * size(t.target!.dtype), await this.read(t.target!, start, count));
-        }
-        // v = rl − sft on the GPU, written straight into the resident v buffer.
-        for (let start = 0; start < t.mergedElements; start += this.chunk) {
-          const count = Math.min(this.chunk, t.mergedElements - start);
-          const [sft, rl] = await Promise.all([this.read(t.sft!, start, count), this.read(t.rl!, start, count)]);
-          this.upload(this.staging.b, 0, sft);
-          this.upload(this.staging.c, 0, rl);
-          await this.dispatch([{ mode: 'vector', count, tDtype: 'F32', sDtype: t.sft!.dtype, rDtype: t.rl!.dtype, outDtype: this.vectorDtype, target: this.staging.a, sft: this.staging.b, rl: this.staging.c, out: range(s.v, start, count, this.vectorDtype), label: `v ${t.name}` }], 0);
-        }
-      }
-      onProgress?.(++done, total);
-    }
+    const resident = this.residency.strategy === 'resident';
+    await executeMerge({
+      tensors: this.plan.tensors,
+      merger: this.merger,
+      compute: 'vector',
+      alpha: 1,
+      parts: { merged: resident, kept: true },
+      readTarget: resident,
+      outDtype: (c) => (c.kind === 'merged' ? this.vectorDtype : this.outDtype),
+      sink: {
+        destination: (c) => range(this.slots[c.index].v!, c.start, c.count, this.vectorDtype),
+        write: (c, bytes, inputs) => {
+          const s = this.slots[c.index];
+          if (c.kind === 'kept') this.upload(s.out, c.start * size(this.outDtype), bytes);
+          else this.upload(s.target!, c.start * size(c.tensor.target!.dtype), inputs.target!);
+        },
+      },
+      onProgress: onProgress && ((p) => onProgress(p.tensorsDone, p.tensorsTotal)),
+    });
   }
 
-  /** Runs dispatches in one submit (each with its own params slot); returns the NaN/Inf counts. */
-  private async dispatch(
-    list: Array<{ mode: 'vector' | 'resident' | 'merge'; count: number; tDtype: SupportedDtype; sDtype: SupportedDtype; rDtype: SupportedDtype; outDtype: SupportedDtype; target: GPUBuffer | GPUBufferBinding; sft: GPUBuffer | GPUBufferBinding; rl: GPUBuffer | GPUBufferBinding; out: GPUBuffer | GPUBufferBinding; label: string }>,
-    alpha: number,
-  ): Promise<{ nan: number; inf: number }> {
-    const slot = Math.max(MERGE_PARAMS_BYTES, this.device.limits.minUniformBufferOffsetAlignment);
-    const params = this.device.createBuffer({ label: 'resident params', size: slot * Math.max(1, list.length), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    this.device.queue.writeBuffer(this.staging.counters, 0, new Uint32Array(4));
-    this.device.pushErrorScope('validation');
-    this.device.pushErrorScope('out-of-memory');
-    const encoder = this.device.createCommandEncoder({ label: 'resident merge' });
-    list.forEach((d, i) =>
-      encodeMerge(this.device, encoder, {
-        label: d.label,
-        count: d.count,
-        alpha,
-        mode: d.mode,
-        dtypes: { target: d.tDtype, sft: d.sDtype, rl: d.rDtype, out: d.outDtype },
-        target: d.target,
-        sft: d.sft,
-        rl: d.rl,
-        out: d.out,
-        nonFinite: this.staging.counters,
-        params,
-        paramsOffset: i * slot,
-      }),
-    );
-    encoder.copyBufferToBuffer(this.staging.counters, 0, this.staging.counts, 0, 16);
-    this.device.queue.submit([encoder.finish()]);
-    const [oomScope, invalidScope] = [this.device.popErrorScope(), this.device.popErrorScope()];
-    const [oom, invalid] = await Promise.all([oomScope, invalidScope]);
-    params.destroy();
-    if (oom || invalid) throw new StudioError(`GPU ${oom ? 'out of memory' : 'validation error'} in the resident merge: ${(oom ?? invalid)!.message}`);
-    await this.staging.counts.mapAsync(GPUMapMode.READ);
-    const c = new Uint32Array(this.staging.counts.getMappedRange().slice(0));
-    this.staging.counts.unmap();
-    return { nan: c[0], inf: c[1] };
-  }
-
-  /** θ(α) into the output buffers. `resident`: kernel passes only; `streaming`: re-reads the inputs. */
-  async setAlpha(alpha: number): Promise<{ seconds: number; nan: number; inf: number }> {
+  /**
+   * θ(α) into the output buffers. `resident`: kernel passes only; `streaming`: re-reads the inputs.
+   * Cancelled or failed part-way, the buffers hold a mix of two α and `alpha` stays undefined.
+   */
+  async setAlpha(alpha: number, signal?: AbortSignal): Promise<{ seconds: number; nan: number; inf: number }> {
     if (!Number.isFinite(alpha)) throw new StudioError(`α must be a finite number, got ${alpha}.`);
     const t0 = performance.now();
     // Until this pass completes the buffers hold a mix of two α: no α is claimed meanwhile.
@@ -251,52 +227,75 @@ export class ResidentMerge {
     let nan = 0;
     let inf = 0;
     if (this.residency.strategy === 'resident') {
-      const list = [];
-      for (const s of this.slots) {
-        const t = s.tensor;
-        for (let start = 0; start < t.mergedElements; start += this.chunk) {
-          const count = Math.min(this.chunk, t.mergedElements - start);
-          list.push({
-            mode: 'resident' as const,
-            count,
-            tDtype: t.target!.dtype,
-            sDtype: 'F32' as const,
-            rDtype: this.vectorDtype,
-            outDtype: this.outDtype,
-            target: range(s.target!, start, count, t.target!.dtype),
-            sft: this.staging.b,
-            rl: range(s.v!, start, count, this.vectorDtype),
-            out: range(s.out, start, count, this.outDtype),
-            label: t.name,
-          });
-        }
-      }
-      // Submit in groups so one command buffer never grows without bound on huge models.
-      for (let i = 0; i < list.length; i += 512) {
-        const r = await this.dispatch(list.slice(i, i + 512), alpha);
+      const chunks = [...chunksOf(this.plan.tensors, this.merger.chunkElements, { merged: true, kept: false })];
+      for (let i = 0; i < chunks.length; i += PASSES_PER_SUBMIT) {
+        if (signal?.aborted) throw new MergeCancelledError();
+        const r = await this.residentPass(chunks.slice(i, i + PASSES_PER_SUBMIT), alpha);
         nan += r.nan;
         inf += r.inf;
       }
     } else {
-      for (const s of this.slots) {
-        const t = s.tensor;
-        for (let start = 0; start < t.mergedElements; start += this.chunk) {
-          const count = Math.min(this.chunk, t.mergedElements - start);
-          const [tb, sb, rb] = await Promise.all([this.read(t.target!, start, count), this.read(t.sft!, start, count), this.read(t.rl!, start, count)]);
-          this.upload(this.staging.a, 0, tb);
-          this.upload(this.staging.b, 0, sb);
-          this.upload(this.staging.c, 0, rb);
-          const r = await this.dispatch(
-            [{ mode: 'merge', count, tDtype: t.target!.dtype, sDtype: t.sft!.dtype, rDtype: t.rl!.dtype, outDtype: this.outDtype, target: this.staging.a, sft: this.staging.b, rl: this.staging.c, out: range(s.out, start, count, this.outDtype), label: t.name }],
-            alpha,
-          );
-          nan += r.nan;
-          inf += r.inf;
-        }
+      const report = await executeMerge({
+        tensors: this.plan.tensors,
+        merger: this.merger,
+        compute: 'merge',
+        alpha,
+        parts: { merged: true, kept: false },
+        outDtype: () => this.outDtype,
+        sink: { destination: (c) => range(this.slots[c.index].out, c.start, c.count, this.outDtype), write: () => {} },
+        signal,
+      });
+      for (const t of report.tensors) {
+        nan += t.nan;
+        inf += t.inf;
       }
     }
     this.alpha = alpha;
     return { seconds: (performance.now() - t0) / 1000, nan, inf };
+  }
+
+  /** θ(α) = target + α·v for these chunks, from the resident buffers, in one submission; returns the NaN/Inf counts. */
+  private residentPass(chunks: Chunk[], alpha: number): Promise<{ nan: number; inf: number }> {
+    const slot = Math.max(MERGE_PARAMS_BYTES, this.device.limits.minUniformBufferOffsetAlignment);
+    let params: GPUBuffer | undefined;
+    const label = chunks.length === 1 ? chunkLabel(chunks[0]) : `${chunks[0].tensor.name} … ${chunks[chunks.length - 1].tensor.name}`;
+    return submitGpu(
+      this.device,
+      label,
+      (encoder) => {
+        params = this.device.createBuffer({ label: 'resident params', size: slot * chunks.length, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+        this.device.queue.writeBuffer(this.pass.counters, 0, new Uint32Array(4));
+        chunks.forEach((c, i) => {
+          const s = this.slots[c.index];
+          const tDtype = c.tensor.target!.dtype;
+          encodeMerge(this.device, encoder, {
+            label: chunkLabel(c),
+            count: c.count,
+            alpha,
+            mode: 'resident',
+            dtypes: { target: tDtype, sft: 'F32', rl: this.vectorDtype, out: this.outDtype },
+            target: range(s.target!, c.start, c.count, tDtype),
+            sft: this.pass.unusedSft,
+            rl: range(s.v!, c.start, c.count, this.vectorDtype),
+            out: range(s.out, c.start, c.count, this.outDtype),
+            nonFinite: this.pass.counters,
+            params: params!,
+            paramsOffset: i * slot,
+          });
+        });
+        encoder.copyBufferToBuffer(this.pass.counters, 0, this.pass.counts, 0, 16);
+      },
+      async () => {
+        try {
+          await this.pass.counts.mapAsync(GPUMapMode.READ);
+          const c = new Uint32Array(this.pass.counts.getMappedRange().slice(0));
+          this.pass.counts.unmap();
+          return { nan: c[0], inf: c[1] };
+        } finally {
+          params?.destroy();
+        }
+      },
+    );
   }
 
   /** One output tensor's bytes (tests, exports); a copy through a mapped buffer. */
@@ -304,19 +303,29 @@ export class ResidentMerge {
     const s = this.slots.find((x) => x.tensor.name === name);
     if (!s) throw new StudioError(`no resident tensor "${name}"`);
     const bytes = s.tensor.elements * size(this.outDtype);
-    const rb = this.device.createBuffer({ size: pad4(bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const enc = this.device.createCommandEncoder();
-    enc.copyBufferToBuffer(s.out, 0, rb, 0, pad4(bytes));
-    this.device.queue.submit([enc.finish()]);
-    await rb.mapAsync(GPUMapMode.READ);
-    const out = new Uint8Array(rb.getMappedRange().slice(0, bytes));
-    rb.destroy();
-    return out;
+    let rb: GPUBuffer | undefined;
+    return submitGpu(
+      this.device,
+      `θ(α) ${name} (readback)`,
+      (encoder) => {
+        rb = this.device.createBuffer({ label: `readback ${name}`, size: pad4(bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        encoder.copyBufferToBuffer(s.out, 0, rb, 0, pad4(bytes));
+      },
+      async () => {
+        try {
+          await rb!.mapAsync(GPUMapMode.READ);
+          return new Uint8Array(rb!.getMappedRange().slice(0, bytes));
+        } finally {
+          rb?.destroy();
+        }
+      },
+    );
   }
 
   destroy(): void {
     for (const s of this.slots) for (const b of [s.out, s.target, s.v]) b?.destroy();
-    for (const b of Object.values(this.staging)) b.destroy();
+    for (const b of Object.values(this.pass)) b.destroy();
+    this.merger.destroy();
   }
 }
 
