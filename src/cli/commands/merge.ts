@@ -19,18 +19,18 @@ export const merge: Command = {
     const outDir = stringFlag(args, 'out', true);
     const [sft, rl, target] = await Promise.all(['sft', 'rl', 'target'].map((r) => openRole(stringFlag(args, r, true))));
     // Refuse bad input (shapes, vocab, an occupied --out) before anything is created.
-    planMerge({ sft: sft.ckpt, rl: rl.ckpt, target: target.ckpt }, { mode: 'merge', outDtype, vocabPolicy });
+    const plan = planMerge({ sft: sft.ckpt, rl: rl.ckpt, target: target.ckpt }, { mode: 'merge', outDtype, vocabPolicy });
     const out = await nodeOutputFolder(outDir);
     const merger = await mergerFor(args, io).catch(async (e) => {
       await out.abort();
       throw e;
     });
     try {
-      const { plan, report } = await saveMergedModel(
+      const { report } = await saveMergedModel(
         { sft: sft.ckpt, rl: rl.ckpt, target: target.ckpt },
         { sft: sft.ref, rl: rl.ref, target: target.ref },
         alpha,
-        { merger, out, outDtype, vocabPolicy, onPlan: (p) => p.notes.forEach((n) => io.stderr(`note: ${n}`)), onProgress: progressPrinter() },
+        { plan, merger, out, outDtype, onPlan: (p) => p.notes.forEach((n) => io.stderr(`note: ${n}`)), onProgress: progressPrinter() },
       );
       printMergeSummary(io, { out: outDir, alpha, merger: merger.kind, plan, report });
     } finally {

@@ -18,17 +18,17 @@ export const vector: Command = {
     const outDir = stringFlag(args, 'out', true);
     const [sft, rl] = await Promise.all(['sft', 'rl'].map((r) => openRole(stringFlag(args, r, true))));
     // Refuse bad input (shapes, an occupied --out) before anything is created.
-    planMerge({ sft: sft.ckpt, rl: rl.ckpt }, { mode: 'vector', outDtype, vocabPolicy });
+    const plan = planMerge({ sft: sft.ckpt, rl: rl.ckpt }, { mode: 'vector', outDtype, vocabPolicy });
     const out = await nodeOutputFolder(outDir);
     const merger = await mergerFor(args, io).catch(async (e) => {
       await out.abort();
       throw e;
     });
     try {
-      const { plan, report } = await saveVector(
+      const { report } = await saveVector(
         { sft: sft.ckpt, rl: rl.ckpt },
         { sft: sft.ref, rl: rl.ref },
-        { merger, out, outDtype, vocabPolicy, onPlan: (p) => p.notes.forEach((n) => io.stderr(`note: ${n}`)), onProgress: progressPrinter() },
+        { plan, merger, out, outDtype, onPlan: (p) => p.notes.forEach((n) => io.stderr(`note: ${n}`)), onProgress: progressPrinter() },
       );
       printMergeSummary(io, { out: outDir, merger: merger.kind, plan, report });
     } finally {

@@ -21,6 +21,12 @@ export interface SaveOptions {
   onProgress?: (p: MergeProgress) => void;
   /** Called once the plan is made, before any weights are read (notes, sizes). */
   onPlan?: (plan: MergePlan) => void;
+  /**
+   * The plan the caller already made (the CLI and the page plan before they create the output
+   * folder, to refuse bad input first): it is run as it is, not made again, so `outDtype`,
+   * `vocabPolicy` and `maxShardBytes` are then those it was made with.
+   */
+  plan?: MergePlan;
 }
 
 export function checkAlpha(alpha: number): number {
@@ -37,7 +43,8 @@ export async function saveMergedModel(
 ): Promise<{ plan: MergePlan; report: MergeReport }> {
   const plan = await beforeRun(o.out, () => {
     checkAlpha(alpha);
-    const p = planMerge(trio, { mode: 'merge', outDtype: o.outDtype, vocabPolicy: o.vocabPolicy, maxShardBytes: o.maxShardBytes });
+    const p = o.plan ?? planMerge(trio, { mode: 'merge', outDtype: o.outDtype, vocabPolicy: o.vocabPolicy, maxShardBytes: o.maxShardBytes });
+    if (p.mode !== 'merge') throw new Error('saveMergedModel needs a plan made with mode "merge"');
     o.onPlan?.(p);
     return p;
   });
@@ -66,7 +73,8 @@ export async function saveVector(
 ): Promise<{ plan: MergePlan; report: MergeReport }> {
   const outDtype = o.outDtype ?? 'F32';
   const plan = await beforeRun(o.out, () => {
-    const p = planMerge(pair, { mode: 'vector', outDtype, vocabPolicy: o.vocabPolicy, maxShardBytes: o.maxShardBytes });
+    const p = o.plan ?? planMerge(pair, { mode: 'vector', outDtype, vocabPolicy: o.vocabPolicy, maxShardBytes: o.maxShardBytes });
+    if (p.mode !== 'vector') throw new Error('saveVector needs a plan made with mode "vector"');
     o.onPlan?.(p);
     return p;
   });

@@ -143,10 +143,10 @@ export function saveMergedModelFolder(): Promise<void> {
     const alpha = checkAlpha(state().merge.alpha);
     const t = trio();
     const opts = { outDtype: outDtype(), vocabPolicy: state().merge.vocabPolicy };
-    planMerge(t, { mode: 'merge', ...opts }); // refuse bad input before asking for a folder
+    const plan = planMerge(t, { mode: 'merge', ...opts }); // refuse bad input before asking for a folder
     const { out, links } = await destination(`merged-alpha-${alphaName(alpha)}`);
     const refs = { sft: modelReference(t.sft), rl: modelReference(t.rl), target: modelReference(t.target) };
-    const { plan, report } = await saveMergedModel(t, refs, alpha, { merger, out, ...opts, signal, onProgress });
+    const { report } = await saveMergedModel(t, refs, alpha, { plan, merger, out, outDtype: opts.outDtype, signal, onProgress });
     return {
       message: `Saved the merged model (α = ${alpha}) to "${out.label}": ${report.files.length} files in ${report.seconds.toFixed(2)} s.`,
       notes: [...plan.notes, ...nonFinite(report.tensors)],
@@ -159,9 +159,9 @@ export function saveVectorFolder(): Promise<void> {
   return runJob('vector', async (merger, signal) => {
     const t = trio();
     const opts = { outDtype: outDtype(), vocabPolicy: state().merge.vocabPolicy };
-    planMerge({ sft: t.sft, rl: t.rl }, { mode: 'vector', ...opts });
+    const plan = planMerge({ sft: t.sft, rl: t.rl }, { mode: 'vector', ...opts });
     const { out, links } = await destination('reasoning-vector');
-    const { plan, report } = await saveVector({ sft: t.sft, rl: t.rl }, { sft: modelReference(t.sft), rl: modelReference(t.rl) }, { merger, out, ...opts, signal, onProgress });
+    const { report } = await saveVector({ sft: t.sft, rl: t.rl }, { sft: modelReference(t.sft), rl: modelReference(t.rl) }, { plan, merger, out, outDtype: opts.outDtype, signal, onProgress });
     return {
       message: `Saved the reasoning vector to "${out.label}": ${report.files.length} files in ${report.seconds.toFixed(2)} s.`,
       notes: [...plan.notes, ...nonFinite(report.tensors)],
