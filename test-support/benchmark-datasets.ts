@@ -28,10 +28,18 @@ export type BenchmarkRow = Record<string, string>;
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** `$STUDIO_BENCHMARKS_DIR`, else ../shared/benchmarks beside the repo root. */
+/**
+ * `$STUDIO_BENCHMARKS_DIR`, else ../shared/benchmarks beside the repo root, else the team's
+ * shared folder (/work/shared/benchmarks: a clone made elsewhere, e.g. `git clone . /tmp/fresh`,
+ * still finds the samples there). Tests read the samples in place; they are never copied here.
+ */
 export function benchmarksDir(): string {
-  return resolve(process.env.STUDIO_BENCHMARKS_DIR || join(REPO_ROOT, '..', 'shared', 'benchmarks'));
+  if (process.env.STUDIO_BENCHMARKS_DIR) return resolve(process.env.STUDIO_BENCHMARKS_DIR);
+  const beside = join(REPO_ROOT, '..', 'shared', 'benchmarks');
+  if (existsSync(beside) || !existsSync(TEAM_BENCHMARKS)) return resolve(beside);
+  return TEAM_BENCHMARKS;
 }
+const TEAM_BENCHMARKS = '/work/shared/benchmarks';
 
 export interface BenchmarkDataset {
   /** The Hub dataset repo this sample stands for. */

@@ -9,6 +9,11 @@ import { DownloadProgressBoard } from './download-progress.ts';
 /** One board per process: the sources of one command download at once and share stderr. */
 let board: DownloadProgressBoard | undefined;
 
+/** The process's download progress board (checkpoints and datasets share it). */
+export function downloadBoard(): DownloadProgressBoard {
+  return (board ??= new DownloadProgressBoard(process.stderr));
+}
+
 /**
  * A source named on the command line: `hf:owner/name[@rev]` (HF_ENDPOINT, HF_TOKEN) or a folder.
  * Hub files go through the download cache ($STUDIO_CACHE_DIR, default
@@ -19,12 +24,11 @@ let board: DownloadProgressBoard | undefined;
 export async function openCliSource(spec: string, onProgress?: (p: DownloadProgress) => void): Promise<CheckpointSource> {
   const parsed = parseSourceSpec(spec);
   if (parsed.kind === 'local') return localFolderSource(parsed.path);
-  board ??= new DownloadProgressBoard(process.stderr);
   return openHubSource(parsed.repo, parsed.revision, {
     hubUrl: process.env.HF_ENDPOINT || undefined,
     accessToken: process.env.HF_TOKEN || undefined,
     cache: nodeCacheStore(),
     downloadWholeFiles: true,
-    onProgress: onProgress ?? board.reporter(`hf:${parsed.repo}`),
+    onProgress: onProgress ?? downloadBoard().reporter(`hf:${parsed.repo}`),
   });
 }

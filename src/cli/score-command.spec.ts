@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BBH_SAMPLE_SUBTASKS, readBbhExamples, readBenchmarkJsonl } from '../engine/eval/benchmark-files.ts';
+import { BBH_SAMPLE_SUBTASKS, readBbhExamples, readBenchmarkJsonl } from '../../test-support/benchmark-files.ts';
 
 // `studio score` through the user's door: `node bin/studio.js score …` as a subprocess, on
 // items written to a temp folder from ../shared/benchmarks (never copied into the repo).

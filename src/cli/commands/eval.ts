@@ -11,6 +11,7 @@ import { nodeCacheStore } from '../../engine/sources/cache/node-cache-store.ts';
 import { MODEL_FLAGS, UsageError, type CliIO, type Command } from '../command.ts';
 import { stringFlag } from '../merge-flags.ts';
 import { intFlag, openModelForRun } from '../model-flags.ts';
+import { downloadBoard } from '../open-source.ts';
 import { openPythonSandbox } from '../python-sandbox.ts';
 import { checkOutputFile, writeTextAtomically } from '../write-json-atomically.ts';
 
@@ -53,7 +54,7 @@ export const evalCommand: Command = {
     // Items first (a bad file or dataset is refused before the model is built).
     const selection: ItemSelection = seed !== undefined ? { mode: 'shuffle', count: limit ?? Number.MAX_SAFE_INTEGER, seed } : { mode: 'first-n', count: limit ?? Number.MAX_SAFE_INTEGER };
     const inputs = [];
-    for (const task of tasks) inputs.push(await loadItems(task, data, selection, io));
+    for (const task of tasks) inputs.push(await loadItems(task, data, selection));
 
     const started = performance.now();
     const m = await openModelForRun(args, io);
@@ -121,15 +122,14 @@ function taskList(raw: string): AnyTask[] {
   return [...out.values()];
 }
 
-async function loadItems(task: AnyTask, data: string | undefined, selection: ItemSelection, io: CliIO) {
+async function loadItems(task: AnyTask, data: string | undefined, selection: ItemSelection) {
   let rows: unknown[];
   let source: string;
   let revision: string | null = null;
   if (data) {
-    rows = await readDatasetFile(data, { requiredFields: task.fields });
+    rows = await readDatasetFile(data, { requiredFields: task.fields, purpose: task.name });
     source = resolve(data);
   } else {
-    let last = 0;
     const ds = await openHubDataset({
       repo: task.dataset.path,
       config: task.dataset.name ?? undefined,
@@ -139,16 +139,10 @@ async function loadItems(task: AnyTask, data: string | undefined, selection: Ite
       cache: nodeCacheStore(),
       requiredFields: task.fields,
       purpose: task.name,
-      onProgress: (p) => {
-        const now = Date.now();
-        if (now - last > 1000) {
-          last = now;
-          io.stderr(`${task.name}: downloading ${p.file} ${p.bytesDone}/${p.bytesTotal} bytes`);
-        }
-      },
+      onProgress: downloadBoard().reporter(`hf:datasets/${task.dataset.path}`),
     });
     rows = ds.rows;
-    source = `hf:datasets/${ds.repo}${ds.config ? `/${ds.config}` : ''}:${ds.split}`;
+    source = `${ds.label} (config ${ds.config}, split ${ds.split})`;
     revision = ds.revision;
   }
   const where = (i: number) => `${data ?? `${task.dataset.path} ${task.dataset.split}`} row ${i}`;

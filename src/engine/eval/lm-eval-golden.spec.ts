@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BBH_SAMPLE_SUBTASKS, readBbhExamples, readBenchmarkJsonl } from './benchmark-files.ts';
+import { BBH_SAMPLE_SUBTASKS, readBbhExamples, readBenchmarkJsonl } from '../../../test-support/benchmark-files.ts';
 import { getTask } from './get-task.ts';
 import { scoreMultipleChoice } from './score-multiple-choice.ts';
 import type { AnyTask, EvalCondition, TaskPrompt } from './task-types.ts';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BENCHMARKS, readBbhExamples, readBenchmarkJsonl } from '../benchmark-files.ts';
+import { BENCHMARKS, readBbhExamples, readBenchmarkJsonl } from '../../../../test-support/benchmark-files.ts';
 import { THINK_INSTRUCTION } from '../conditions.ts';
 import { getTask } from '../get-task.ts';
 import { buildHumanEvalProgram } from '../humaneval-program.ts';

@@ -1,8 +1,10 @@
-// Test helper (not exported from index.ts): reads the development samples in ../shared/benchmarks
-// — beside the repository, never copied into it — as the datasets' own rows.
+// Test helper: reads the development samples in ../shared/benchmarks — beside the repository,
+// never copied into it — as the datasets' own rows.
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { benchmarksDir } from './benchmark-datasets.ts';
 
-export const BENCHMARKS = new URL('../../../../shared/benchmarks/', import.meta.url);
+export const BENCHMARKS = pathToFileURL(benchmarksDir() + '/');
 
 export function readBenchmarkJsonl(path: string): Record<string, unknown>[] {
   return readFileSync(new URL(path, BENCHMARKS), 'utf8')
