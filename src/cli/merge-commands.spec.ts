@@ -62,12 +62,11 @@ describe('studio merge', () => {
     expect(recipe.models.map((m: { parameters: { weight: number } }) => m.parameters.weight)).toEqual([1, 0.5, -0.5]);
   });
 
-  it('without --device on a machine with no GPU: the CPU path, said once on stderr', async () => {
+  it('without --device: auto, which says once on stderr which path it took (src/cli/gpu-child/device-flag.spec.ts checks which is right)', async () => {
     const { code, stderr } = await cli('merge', ...trio(), '--alpha', '1', '--out', out());
     expect(code).toBe(0);
-    if (!existsSync('/dev/nvidia0') && !(existsSync('/dev/dri') && readdirSync('/dev/dri').some((f) => f.startsWith('renderD')))) {
-      expect(stderr).toEqual(['studio: no GPU found; merging with the CPU path (bit-identical to the WGSL kernels).']);
-    }
+    expect(stderr).toHaveLength(1);
+    expect(stderr[0]).toMatch(/^studio: (no usable GPU: .*; merging with the CPU path \(bit-identical to the WGSL kernels\)|merging on the GPU: .* \(Dawn, in a child process\))\.$/);
   });
 
   for (const bad of ['nan', 'NaN', 'inf', '-Infinity', 'abc', '', '1e999', '0x']) {
@@ -156,15 +155,8 @@ describe('the real binary', () => {
 });
 
 describe('--device', () => {
-  it('gpu on a machine without one: exit 2 saying so, nothing written; a bad value: exit 2', async () => {
-    const noGpu = !existsSync('/dev/nvidia0') && !(existsSync('/dev/dri') && readdirSync('/dev/dri').some((f) => f.startsWith('renderD')));
-    if (noGpu) {
-      const dir = out();
-      const r = await cli('merge', ...trio(), '--alpha', '1', '--out', dir, '--device', 'gpu');
-      expect([r.code, r.stderr]).toEqual([2, ['studio merge: --device gpu: this machine has no GPU (no /dev/nvidia0 or /dev/dri render node); use --device cpu or auto.']]);
-      expect(existsSync(dir)).toBe(false);
-      expect(readdirSync(work).filter((f) => f.includes('.partial'))).toEqual([]);
-    }
+  // gpu and auto on this machine, with and without a GPU: src/cli/gpu-child/device-flag.spec.ts.
+  it('a bad value: exit 2', async () => {
     const bad = await cli('merge', ...trio(), '--alpha', '1', '--out', out(), '--device', 'tpu');
     expect([bad.code, bad.stderr]).toEqual([2, ['studio merge: --device must be auto, gpu or cpu, got "tpu".']]);
   });

@@ -2,13 +2,14 @@ import { resolve } from 'node:path';
 import { parseSourceSpec } from '../engine/sources/parse-source-spec.ts';
 import { openCheckpoint, type Checkpoint } from '../engine/checkpoint/open-checkpoint.ts';
 import { CpuTensorMerger } from '../engine/merge/cpu-tensor-merger.ts';
-import { GpuTensorMerger } from '../engine/merge/gpu-tensor-merger.ts';
+import { adapterName, GpuUnavailableError } from '../engine/gpu/request-device.ts';
 import { modelReference } from '../engine/merge/export-files.ts';
 import { VOCAB_POLICIES, type VocabPolicy } from '../engine/merge/merge-plan.ts';
 import type { TensorMerger } from '../engine/merge/tensor-merger.ts';
 import type { SupportedDtype } from '../engine/safetensors/dtypes.ts';
 import { UsageError, type CliIO, type ParsedArgs } from './command.ts';
-import { hasSystemVulkanDriver, nodeGpu } from './node-gpu.ts';
+import { CpuFallbackMerger } from './gpu-child/cpu-fallback-merger.ts';
+import { DawnChildMerger, GpuChildError } from './gpu-child/dawn-child-merger.ts';
 import { openCliSource } from './open-source.ts';
 
 /** Flags shared by `merge`, `vector` and (as the merge-on-the-fly form of --model) `forward`/`generate`. */
@@ -59,23 +60,41 @@ export async function openRole(spec: string): Promise<OpenedRole> {
   return { ckpt, ref: modelReference(ckpt, parseSourceSpec(spec).kind === 'local' ? resolve(spec) : spec) };
 }
 
+/** Set to 1 to let the GPU path use a software adapter (SwiftShader, lavapipe): for testing it without a GPU. */
+export const ALLOW_FALLBACK_ADAPTER_ENV = 'STUDIO_ALLOW_FALLBACK_ADAPTER';
+
 /**
- * --device auto|gpu|cpu. `auto` uses the GPU (Dawn) when the machine has GPU hardware and the
- * TypeScript CPU loop otherwise (same bits; Dawn on SwiftShader is a software GPU and, on some
- * VMs, unstable), saying which on stderr.
+ * --device auto|gpu|cpu. The GPU path runs the WGSL kernels through Dawn in a child process
+ * (gpu-child/), which asks Dawn for an adapter; a software adapter counts as none, since the CPU
+ * path is faster than SwiftShader and gives the same bits. `auto` takes the CPU path when there
+ * is no usable GPU, or from the failing chunk on when the GPU path fails mid-merge, with one
+ * line on stderr saying why; `gpu` fails instead (exit 2, the reason).
  */
 export async function mergerFor(args: ParsedArgs, io: CliIO): Promise<TensorMerger> {
   const choice = stringFlag(args, 'device') ?? 'auto';
   if (!['auto', 'gpu', 'cpu'].includes(choice)) throw new UsageError(`--device must be auto, gpu or cpu, got "${choice}".`);
-  if (choice === 'cpu' || (choice === 'auto' && !hasSystemVulkanDriver())) {
-    if (choice === 'auto') io.stderr('studio: no GPU found; merging with the CPU path (bit-identical to the WGSL kernels).');
+  if (choice === 'cpu') return new CpuTensorMerger();
+  let gpu: DawnChildMerger;
+  try {
+    gpu = await DawnChildMerger.open({ allowFallback: process.env[ALLOW_FALLBACK_ADAPTER_ENV] === '1' });
+  } catch (e) {
+    if (!(e instanceof GpuUnavailableError)) throw e;
+    const reason = e.message.replace(/[.\s]+$/, '');
+    if (choice === 'gpu') throw new GpuUnavailableError(`--device gpu: ${reason}${/--device cpu/.test(reason) ? '.' : '. Use --device cpu (bit-identical) or auto.'}`);
+    io.stderr(`studio: no usable GPU: ${reason}; merging with the CPU path (bit-identical to the WGSL kernels).`);
     return new CpuTensorMerger();
   }
-  if (!hasSystemVulkanDriver()) {
-    // Dawn would fall back to SwiftShader, a software GPU that is slower than the CPU path (and
-    // unstable in Node on some VMs): refuse rather than crash.
-    throw new UsageError('--device gpu: this machine has no GPU (no /dev/nvidia0 or /dev/dri render node); use --device cpu or auto.');
+  io.stderr(`studio: merging on the GPU: ${adapterName(gpu.adapter)} (Dawn, in a child process).`);
+  if (choice === 'auto') {
+    return new CpuFallbackMerger(gpu, (reason) => io.stderr(`studio: the GPU path failed: ${reason.replace(/[.\s]+$/, '')}; merging the rest with the CPU path (bit-identical).`));
   }
-  const { device } = await nodeGpu();
-  return new GpuTensorMerger(device);
+  return {
+    kind: 'gpu',
+    chunkElements: gpu.chunkElements,
+    mergeChunk: (c) =>
+      gpu.mergeChunk(c).catch((e: unknown) => {
+        throw e instanceof GpuChildError ? new GpuChildError(e.stage, `--device gpu: ${e.reason.replace(/[.\s]+$/, '')}. Nothing was saved; use --device cpu (bit-identical) or auto.`) : e;
+      }),
+    destroy: () => gpu.destroy(),
+  };
 }

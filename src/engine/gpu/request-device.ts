@@ -1,3 +1,5 @@
+import { StudioError } from '../errors.ts';
+
 /**
  * The one GPUDevice the studio shares between its WGSL kernels and onnxruntime-web.
  * Requested with the adapter's own limits: without `requiredLimits` a device gets WebGPU's
@@ -5,17 +7,53 @@
  */
 export interface GpuContext {
   device: GPUDevice;
-  adapterInfo: { vendor: string; architecture: string; device: string; description: string };
+  adapterInfo: AdapterDescription;
   hasShaderF16: boolean;
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number; maxComputeWorkgroupsPerDimension: number };
 }
 
-export class GpuUnavailableError extends Error {}
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /**
+   * A software (CPU) implementation such as SwiftShader or lavapipe: WebGPU works, but slower than
+   * the studio's CPU paths. From `adapter.info.isFallbackAdapter` (older browsers:
+   * `adapter.isFallbackAdapter`).
+   */
+  isFallbackAdapter: boolean;
+}
+
+/** No usable GPU (no WebGPU, no adapter, only a software adapter where a GPU was asked for, …). */
+export class GpuUnavailableError extends StudioError {}
+
+export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
+  const info = adapter.info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined;
+  const legacy = (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter;
+  return {
+    vendor: info?.vendor ?? '',
+    architecture: info?.architecture ?? '',
+    device: info?.device ?? '',
+    description: info?.description ?? '',
+    isFallbackAdapter: info?.isFallbackAdapter ?? legacy ?? false,
+  };
+}
+
+/** "vendor / architecture / device / description", empty parts left out. */
+export function adapterName(a: AdapterDescription): string {
+  return [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ') || 'unknown adapter';
+}
 
 export async function requestGpu(gpu: GPU | undefined = globalThis.navigator?.gpu): Promise<GpuContext> {
   if (!gpu) throw new GpuUnavailableError('This browser has no WebGPU (navigator.gpu is missing). Use a recent Chrome or Edge.');
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new GpuUnavailableError('WebGPU is present but no GPU adapter was found (it may be disabled or blocklisted).');
+  return deviceFor(adapter);
+}
+
+/** A device on `adapter` with the adapter's own limits (and shader-f16 where it has it). */
+export async function deviceFor(adapter: GPUAdapter): Promise<GpuContext> {
   const hasShaderF16 = adapter.features.has('shader-f16');
   const limits = adapter.limits;
   const device = await adapter.requestDevice({
@@ -28,15 +66,9 @@ export async function requestGpu(gpu: GPU | undefined = globalThis.navigator?.gp
       maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
     },
   });
-  const info = adapter.info;
   return {
     device,
-    adapterInfo: {
-      vendor: info?.vendor ?? '',
-      architecture: info?.architecture ?? '',
-      device: info?.device ?? '',
-      description: info?.description ?? '',
-    },
+    adapterInfo: describeAdapter(adapter),
     hasShaderF16,
     limits: {
       maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,

@@ -1,56 +1,102 @@
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
-import { encode, referenceMerge, seededValues, stored } from '../../../test-support/merge-reference.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DawnChildMerger, NoGpuAdapterError } from '../../cli/gpu-child/dawn-child-merger.ts';
+import { SWIFTSHADER_ICD } from '../../../test-support/dawn-adapter.ts';
+import { encode, referenceMerge, referenceStats, seededValues, stored } from '../../../test-support/merge-reference.ts';
 import type { SupportedDtype } from '../safetensors/dtypes.ts';
 
 /**
- * The WGSL merge kernel in Node through Dawn (the `webgpu` package; SwiftShader's Vulkan driver
- * from the chromium package when the machine has no GPU), bit for bit against the reference.
+ * The WGSL merge kernel in Node through Dawn, as the CLI runs it: GpuTensorMerger inside the
+ * CLI's Dawn child process (DawnChildMerger), bit for bit against the reference. On a machine
+ * without a GPU it runs on SwiftShader (chromium's Vulkan driver, allowed as a fallback adapter
+ * here); it is skipped only when Dawn answers that there is no adapter at all. A crash, a hang
+ * (the child's watchdog) or wrong bits fail the test.
  *
- * It runs in a child process: on some VMs (Firecracker, where this was developed) Dawn over
- * SwiftShader aborts inside glibc ("futex facility returned an unexpected error code") or hangs
- * after a few round trips. A child killed that way (or after 20 s) is retried, up to four times; if
- * every attempt dies so, the test is skipped and says why — the same kernel is proven bit-exact
- * in Chromium by e2e/merge-kernel.spec.ts. A machine where Dawn finds no Vulkan adapter at all
- * skips too. Any other failure, or wrong bits, fails the test.
+ * These used to die in about half the runs (futex abort, segfault, hang): dawn.node freed its
+ * instance when the `GPU` object was garbage-collected; node-gpu.ts now holds it.
  */
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const DAWN_ABORT = /futex facility returned an unexpected error code|__pthread_tpp_change_priority|std::system_error|Invalid argument/;
+let merger: DawnChildMerger | undefined;
+let noAdapter: string | undefined;
+const savedIcd = process.env.VK_ICD_FILENAMES;
 
-describe('GpuTensorMerger in Node (Dawn)', () => {
-  it('bf16/f16/f32 in and out, odd sizes: bit-exact against the reference', { timeout: 100_000 }, (ctx) => {
-    const dts: SupportedDtype[] = ['BF16', 'F16', 'F32'];
-    const cases = dts.map((inD, k) => {
-      const n = [1023, 257, 3][k];
-      const t = stored(seededValues(n, 10 + k, 0.2), inD);
-      const s = stored(seededValues(n, 20 + k, 0.2), inD);
-      const r = stored(seededValues(n, 30 + k, 0.2), inD);
-      const out = dts[(k + 1) % 3];
-      const b64 = (v: number[]) => Buffer.from(encode(v, inD)).toString('base64');
-      return { spec: { in: inD, out, alpha: [0.5, -1, 2][k], count: n, target: b64(t), sft: b64(s), rl: b64(r) }, expected: referenceMerge(t, s, r, [0.5, -1, 2][k], out) };
-    });
-    const attempts: string[] = [];
-    for (let attempt = 0; attempt < 4; attempt++) {
-      const child = spawnSync(process.execPath, ['--import', './bin/register.js', 'test-support/dawn-merge-child.ts', JSON.stringify(cases.map((c) => c.spec))], {
-        cwd: ROOT,
-        encoding: 'utf8',
-        // A healthy child takes ~2 s; Dawn on this VM can also hang instead of aborting.
-        timeout: 20_000,
-      });
-      const line = child.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-      if (line) {
-        const res = JSON.parse(line.slice(7)) as { adapter: string; results: string[]; error: string | null };
-        expect(res.error).toBeNull();
-        res.results.forEach((b64, i) => expect(Buffer.from(b64, 'base64').equals(Buffer.from(cases[i].expected)), `${cases[i].spec.in}→${cases[i].spec.out}`).toBe(true));
-        console.log(`[node dawn] ${res.adapter}: ${res.results.length} cases bit-exact (attempt ${attempt + 1})`);
-        return;
-      }
-      const why = `${child.signal ?? `exit ${child.status}`}: ${(child.stderr ?? '').trim().split('\n').slice(-2).join(' / ')}`;
-      if (/no GPU adapter was found/.test(child.stderr ?? '')) ctx.skip(`Dawn finds no Vulkan adapter on this machine (${why})`);
-      if (!DAWN_ABORT.test(child.stderr ?? '') && !child.signal) throw new Error(`Dawn child failed without the known abort: ${why}`);
-      attempts.push(why);
+beforeAll(async () => {
+  // The machine's own GPU first; SwiftShader (found only when pointed at) where Dawn has none.
+  for (const icd of [savedIcd, SWIFTSHADER_ICD]) {
+    if (icd === undefined) delete process.env.VK_ICD_FILENAMES;
+    else process.env.VK_ICD_FILENAMES = icd;
+    try {
+      merger = await DawnChildMerger.open({ allowFallback: true });
+      noAdapter = undefined;
+      return;
+    } catch (e) {
+      if (!(e instanceof NoGpuAdapterError)) throw e;
+      noAdapter = `${noAdapter ? `${noAdapter}; ` : ''}${icd ?? 'system drivers'}: ${e.message}`;
     }
-    ctx.skip(`Dawn aborted in every attempt on this machine (${attempts[0]}); the kernel is checked in Chromium instead`);
+  }
+}, 120_000);
+afterAll(() => {
+  merger?.destroy();
+  if (savedIcd === undefined) delete process.env.VK_ICD_FILENAMES;
+  else process.env.VK_ICD_FILENAMES = savedIcd;
+});
+
+const DTYPES: SupportedDtype[] = ['BF16', 'F16', 'F32'];
+
+describe('GpuTensorMerger in Node (Dawn, in the CLI\'s child process)', () => {
+  const need = (ctx: { skip(note: string): void }) => {
+    if (noAdapter) ctx.skip(`Dawn answered that there is no adapter (${noAdapter})`);
+    return merger!;
+  };
+
+  for (const [k, inD] of DTYPES.entries()) {
+    const outD = DTYPES[(k + 1) % 3];
+    const n = [1023, 257, 3][k];
+    const alpha = [0.5, -1, 2][k];
+    it(`${inD} → ${outD}, ${n} elements, α = ${alpha}: bit-exact against the reference, statistics too`, { timeout: 30_000 }, async (ctx) => {
+      const m = need(ctx);
+      const [t, s, r] = [10, 20, 30].map((seed) => stored(seededValues(n, seed + k, 0.2), inD));
+      const res = await m.mergeChunk({
+        target: { dtype: inD, bytes: encode(t, inD) },
+        sft: { dtype: inD, bytes: encode(s, inD) },
+        rl: { dtype: inD, bytes: encode(r, inD) },
+        count: n,
+        alpha,
+        outDtype: outD,
+        label: `node dawn ${inD}`,
+        stats: true,
+      });
+      expect(Buffer.from(res.bytes).equals(Buffer.from(referenceMerge(t, s, r, alpha, outD)))).toBe(true);
+      expect([res.nan, res.inf]).toEqual([0, 0]);
+      const want = referenceStats(t, s, r);
+      expect(res.stats!.count).toBe(n);
+      expect(res.stats!.nearZero).toBe(want.nearZero);
+      for (const key of ['sumV2', 'sumT2', 'sumVD', 'sumD2'] as const) expect(res.stats![key]).toBeCloseTo(want[key], 5);
+    });
+  }
+
+  it('two chunks in flight, vector mode (no target) and a statistics-only pass', { timeout: 30_000 }, async (ctx) => {
+    const m = need(ctx);
+    const n = 4097;
+    const [s, r] = [41, 42].map((seed) => stored(seededValues(n, seed, 0.5), 'BF16'));
+    const input = { sft: { dtype: 'BF16' as const, bytes: encode(s, 'BF16') }, rl: { dtype: 'BF16' as const, bytes: encode(r, 'BF16') }, count: n, alpha: 1, outDtype: 'F32' as const, label: 'v' };
+    const [vector, statsOnly] = await Promise.all([m.mergeChunk(input), m.mergeChunk({ ...input, stats: true, output: false })]);
+    expect(Buffer.from(vector.bytes).equals(Buffer.from(referenceMerge(undefined, s, r, 1, 'F32')))).toBe(true);
+    expect(statsOnly.bytes.byteLength).toBe(0);
+    expect(statsOnly.stats!.sumV2).toBeCloseTo(referenceStats(undefined, s, r).sumV2, 5);
+  });
+
+  it('NaN and Inf results are counted and written canonical', { timeout: 30_000 }, async (ctx) => {
+    const m = need(ctx);
+    const f32 = (v: number[]) => new Uint8Array(new Float32Array(v).buffer);
+    const res = await m.mergeChunk({
+      target: { dtype: 'F32', bytes: f32([NaN, 3e38, 1]) },
+      sft: { dtype: 'F32', bytes: f32([0, -3e38, 0]) },
+      rl: { dtype: 'F32', bytes: f32([1, 3e38, 2]) },
+      count: 3,
+      alpha: 1,
+      outDtype: 'BF16',
+      label: 'non-finite',
+    });
+    expect([res.nan, res.inf]).toEqual([1, 1]);
+    expect([...new Uint16Array(res.bytes.slice().buffer)]).toEqual([0x7fc0, 0x7f80, 0x4040]);
   });
 });
