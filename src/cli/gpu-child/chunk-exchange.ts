@@ -53,6 +53,15 @@ export class ChunkExchange {
     return out;
   }
 
+  /**
+   * Removes the file's name once both processes hold it open (POSIX keeps the data until the last
+   * descriptor closes), so a CLI stopped by Ctrl-C leaves nothing in /dev/shm. Windows cannot
+   * remove an open file; there `remove()` does it.
+   */
+  async unlinkWhileOpen(): Promise<void> {
+    if (process.platform !== 'win32') await rm(this.path, { force: true });
+  }
+
   async remove(): Promise<void> {
     await this.file.close().catch(() => {});
     await rm(this.path, { force: true });

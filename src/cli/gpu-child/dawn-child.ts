@@ -6,6 +6,7 @@
  * the user's command.
  */
 import { openSync, readSync, writeSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { deviceFor } from '../../engine/gpu/request-device.ts';
 import { StudioError } from '../../engine/errors.ts';
 import { CpuTensorMerger } from '../../engine/merge/cpu-tensor-merger.ts';
@@ -14,6 +15,8 @@ import type { ChunkInput } from '../../engine/merge/tensor-merger.ts';
 import { adapterRefusal, loadDawn, requestDawnAdapter } from '../node-gpu.ts';
 import { CHILD_FAULTS, FAULT_ENV, type ChildConfig, type ChildFault, type ChildMessage, type ParentMessage } from './protocol.ts';
 
+/** How often the orphan guard looks for the CLI (a hung child outlives it by at most this). */
+const ORPHAN_CHECK_MS = 500;
 /** The chunk at which `abort-chunk` / `hang-chunk` strike: the third, so a merge is cut midway. */
 const FAULT_CHUNK = 3;
 
@@ -67,7 +70,25 @@ async function selfTest(merger: GpuTensorMerger): Promise<void> {
   }
 }
 
+/**
+ * Ends this process once the CLI is gone. The IPC 'disconnect' event does that while the event
+ * loop runs; a thread of its own does it when the main thread is stuck in a Dawn call that never
+ * returns (a Ctrl-C'd CLI would otherwise leave a hung child holding the GPU). Resolves once the
+ * thread runs, so it is there before Dawn is touched.
+ */
+function guardAgainstOrphaning(): Promise<void> {
+  const guard = new Worker(
+    `const { workerData, parentPort } = require('node:worker_threads');
+     parentPort.postMessage('up');
+     setInterval(() => { if (process.ppid !== workerData) process.kill(process.pid, 'SIGKILL'); }, ${ORPHAN_CHECK_MS});`,
+    { eval: true, workerData: process.ppid },
+  );
+  guard.unref();
+  return new Promise((resolve) => guard.once('message', () => resolve()));
+}
+
 async function main() {
+  await guardAgainstOrphaning();
   actOut('adapter');
   const found = await requestDawnAdapter(await loadDawn());
   const refusal = adapterRefusal(found?.description ?? null, config.allowFallback);

@@ -104,6 +104,52 @@ describe('--device on this machine (Dawn asked first)', () => {
   });
 });
 
+/** Pids of `pid`'s children, from /proc (Linux). */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((f) => /^\d+$/.test(f))
+    .filter((f) => {
+      try {
+        // The field after the parenthesised command name (which may hold spaces) is the state, then ppid.
+        const stat = readFileSync(`/proc/${f}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false; // exited while we looked
+      }
+    })
+    .map(Number);
+}
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('a GPU child whose CLI is killed', () => {
+  it.runIf(process.platform === 'linux')('ends itself even while hung in a (simulated) Dawn call, within 3 s', { timeout: 60_000 }, async () => {
+    const cli = spawn(process.execPath, [join(ROOT, 'bin/studio.js'), 'merge', ...trio(), '--out', out(), '--device', 'gpu'], {
+      cwd: ROOT,
+      env: { ...process.env, STUDIO_GPU_CHILD_FAULT: 'hang-adapter', STUDIO_GPU_WATCHDOG_MS: '60000' },
+      stdio: 'ignore',
+    });
+    let child: number | undefined;
+    for (let i = 0; i < 200 && child === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      child = childrenOf(cli.pid!)[0];
+    }
+    expect(child, 'the CLI started its GPU child').toBeDefined();
+    await new Promise((r) => setTimeout(r, 3000)); // into the hang
+    expect(alive(child!)).toBe(true);
+    cli.kill('SIGKILL');
+    const deadline = performance.now() + 3000;
+    while (alive(child!) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(child!), `GPU child ${child} outlived its CLI`).toBe(false);
+  });
+});
+
 describe('the GPU child: on the machine\'s GPU, else on SwiftShader with the fallback allowed', () => {
   let swiftshader: Awaited<ReturnType<typeof dawnAdapter>>;
   /** The environment under which the child finds an adapter: none needed for a GPU (or lavapipe). */
