@@ -1,5 +1,6 @@
 import { useEffect } from 'react';
 import { ROLES } from '../engine/checkpoint/compatibility.ts';
+import { BenchmarksPanel } from './components/BenchmarksPanel.tsx';
 import { DemoNote } from './components/DemoNote.tsx';
 import { GpuStatus } from './components/GpuStatus.tsx';
 import { MergePanel } from './components/MergePanel.tsx';
@@ -36,6 +37,7 @@ export function App() {
       <VerdictPanel />
       <MergePanel />
       <Playground />
+      <BenchmarksPanel />
     </main>
   );
 }

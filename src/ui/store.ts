@@ -1,10 +1,13 @@
 import { create } from 'zustand';
 import type { Role } from '../engine/checkpoint/compatibility.ts';
 import type { CheckpointSummary } from '../engine/checkpoint/inspect-checkpoint.ts';
+import type { EvalSample } from '../engine/eval/run/run-task.ts';
+import type { TaskSummary } from '../engine/eval/score-responses.ts';
 import type { VocabPolicy } from '../engine/merge/merge-plan.ts';
 import type { TensorReport, VectorStats } from '../engine/merge/stream-merge.ts';
 import type { SupportedDtype } from '../engine/safetensors/dtypes.ts';
 import { DEFAULT_HUB_URL } from '../engine/sources/hub-source.ts';
+import type { ConditionLabel, SweepResultsDocument } from '../engine/sweep/index.ts';
 
 /**
  * The page's state: ids, settings, progress and results — plain data only. Sources, GPU
@@ -95,6 +98,124 @@ export interface PlaygroundState {
   error?: string;
 }
 
+/** One task of a benchmark run: where its items came from and how far it got. */
+export interface BenchmarkTaskState {
+  task: string;
+  status: 'waiting' | 'loading' | 'running' | 'done' | 'cancelled' | 'error';
+  /** `hf:datasets/owner/name config/split`, or `dropped file <name>`. */
+  source?: string;
+  /** The commit the rows were read from (null for a dropped file). */
+  revision?: string | null;
+  /** Rows in the dataset; `total` of them were chosen. */
+  rows?: number;
+  total: number;
+  done: number;
+  download?: { file: string; bytesDone: number; bytesTotal: number };
+  /** Over the finished items: the whole task, or what finished before a cancel. */
+  summary?: TaskSummary;
+  /** The max new tokens this task ran with (the task's own unless overridden). */
+  maxNewTokens?: number;
+  error?: string;
+}
+
+export interface BenchmarkRun {
+  status: 'loading' | 'running' | 'done' | 'cancelled' | 'error';
+  /** What is happening now, in words. */
+  phase: string;
+  alpha: number;
+  condition: string;
+  selection: string;
+  itemsDone: number;
+  itemsTotal: number;
+  itemsPerSecond?: number;
+  etaSeconds?: number;
+  path?: 'gpu-zero-copy' | 'cpu-copy';
+  pythonStartupMs?: number;
+  tasks: BenchmarkTaskState[];
+  /** bbh_cot_fewshot: the unweighted mean of the subtasks that ran (as `studio eval` writes it). */
+  group?: { name: string; mean: number; stderr: number | null; n: number; subtasks: number };
+  seconds?: number;
+  error?: string;
+}
+
+/** One finished item as `studio eval --samples` logs it, plus the answer it is judged against (for reading). */
+export type BenchmarkItem = EvalSample & {
+  /** The gold choice (log-likelihood tasks) or the target text the metric compares with; none for humaneval (its tests decide). */
+  reference?: { text: string; choice?: number };
+};
+
+export interface BenchmarksState {
+  /** Chosen tasks by lm-eval name; `bbh_cot_fewshot` stands for all 27 subtasks. */
+  tasks: string[];
+  count: number;
+  selection: 'first-n' | 'shuffle';
+  seed: number;
+  condition: 'plain' | 'think';
+  chat: boolean;
+  batchSize: number;
+  /** null: each task's own max_gen_toks. */
+  maxNewTokens: number | null;
+  /** A dropped .jsonl/.parquet file standing in for the one chosen task's dataset (its bytes stay in the session). */
+  dataFile?: { name: string; bytes: number; rows?: number; error?: string };
+  run?: BenchmarkRun;
+  samples: BenchmarkItem[];
+}
+
+/** The α sweep's choices, as the panel edits them (src/ui/components/SweepPanel.tsx). */
+export interface SweepSettings {
+  /** The α grid as typed; 0 and 1 are always added (sweep-session.ts parses it). */
+  alphasText: string;
+  /** lm-eval task names (`bbh_cot_fewshot` = its 27 subtasks) or `demo_arith`. */
+  tasks: string[];
+  conditions: ConditionLabel[];
+  count: number;
+  selection: 'first-n' | 'shuffle';
+  seed: number;
+  batchSize: number;
+  /** null: each task's own max_gen_toks. */
+  maxNewTokens: number | null;
+  /** Run the SFT and RL donors alone as reference lines. */
+  donors: boolean;
+  /** Sweep a random vector with v's per-tensor norms over the same grid, from this seed. */
+  control: boolean;
+  controlSeed: number;
+}
+
+export interface SweepRunState {
+  status: 'loading' | 'running' | 'done' | 'cancelled' | 'error';
+  /** What is happening now, in words. */
+  phase: string;
+  itemsDone: number;
+  itemsTotal: number;
+  /** Items read back from IndexedDB instead of computed (a resumed sweep). */
+  itemsResumed: number;
+  itemsPerSecond?: number;
+  etaSeconds?: number;
+  path?: 'gpu-zero-copy' | 'cpu-copy';
+  /** How θ(α) is held: resident, or streamed from the checkpoints for each α (too big for the budget). */
+  residency?: string;
+  streaming?: boolean;
+  seconds?: number;
+  error?: string;
+}
+
+export interface SweepState {
+  settings: SweepSettings;
+  run?: SweepRunState;
+  /** What the plot draws: a finished (or partial) sweep of this page, or a document from a share link. */
+  document?: SweepResultsDocument;
+  origin?: 'run' | 'link';
+  /** IndexedDB key of the configuration the settings describe, and how many of its items are stored. */
+  stored?: { key: string; items: number; total: number };
+  /** A share link that was refused: the reason, as text. */
+  linkError?: string;
+  share?: { url: string; droppedVerdicts: boolean } | { error: string };
+  /** The point whose items are shown. */
+  selected?: { series: string; alpha: number };
+  /** Bumped when the session's samples change (they live in sweep-session.ts, not here). */
+  samplesVersion: number;
+}
+
 export interface StudioState {
   /** The token stays in memory for this tab only: it is never written to a URL, log or file. */
   /** gpuBudgetGiB: how much GPU memory the merged model may hold (WebGPU cannot report free memory). */
@@ -105,6 +226,11 @@ export interface StudioState {
   patchMerge(p: Partial<MergeState>): void;
   playground: PlaygroundState;
   patchPlayground(p: Partial<PlaygroundState>): void;
+  benchmarks: BenchmarksState;
+  patchBenchmarks(p: Partial<BenchmarksState>): void;
+  sweep: SweepState;
+  patchSweep(p: Partial<SweepState>): void;
+  patchSweepSettings(p: Partial<SweepSettings>): void;
   setSettings(s: Partial<StudioState['settings']>): void;
   setInput(role: Role, input: string): void;
   patchSlot(role: Role, patch: Partial<SlotState>): void;
@@ -122,6 +248,28 @@ export const useStudio = create<StudioState>((set) => ({
   // Defaults suit the embedded demo (a+b mod 10, one-token answers); a chat model wants the template on.
   playground: { prompt: '3+4=', chat: false, maxNewTokens: 1, status: 'idle' },
   patchPlayground: (p) => set((st) => ({ playground: { ...st.playground, ...p } })),
+  // Small defaults: a browser run is a look, not a paper's full test split.
+  benchmarks: { tasks: ['sciq'], count: 20, selection: 'first-n', seed: 1234, condition: 'plain', chat: false, batchSize: 8, maxNewTokens: null, samples: [] },
+  patchBenchmarks: (p) => set((st) => ({ benchmarks: { ...st.benchmarks, ...p } })),
+  // The paper's grid; the demo task's 100 items; both reference kinds on (the control is the paper's sanity check).
+  sweep: {
+    settings: {
+      alphasText: '-1, -0.75, -0.5, -0.25, 0, 0.25, 0.5, 0.75, 1, 1.25, 1.5',
+      tasks: ['demo_arith'],
+      conditions: ['plain'],
+      count: 100,
+      selection: 'first-n',
+      seed: 1234,
+      batchSize: 8,
+      maxNewTokens: null,
+      donors: true,
+      control: true,
+      controlSeed: 1234,
+    },
+    samplesVersion: 0,
+  },
+  patchSweep: (p) => set((st) => ({ sweep: { ...st.sweep, ...p } })),
+  patchSweepSettings: (p) => set((st) => ({ sweep: { ...st.sweep, settings: { ...st.sweep.settings, ...p } } })),
   setSettings: (s) => set((st) => ({ settings: { ...st.settings, ...s } })),
   setInput: (role, input) => set((st) => ({ slots: { ...st.slots, [role]: { ...st.slots[role], input } } })),
   patchSlot: (role, patch) => set((st) => ({ slots: { ...st.slots, [role]: { ...st.slots[role], ...patch } } })),

@@ -15,6 +15,10 @@ import { checkpointFor, loadIdentity, onCheckpointChange } from './slot-loader.t
 let live: { key: string; model: Promise<LiveModel> } | undefined;
 let running = false;
 let pending = false;
+/** Resolves when the playground's current generate loop ends. */
+let playgroundIdle: Promise<void> = Promise.resolve();
+/** A benchmark run (benchmark-session.ts) holding the model; the playground waits for it. */
+let held: Promise<unknown> | undefined;
 
 const st = () => useStudio.getState();
 
@@ -23,15 +27,17 @@ function trioKey(): string {
 }
 
 /** Frees the current model's GPU buffers and sessions (waiting for a running generation). */
-async function disposeLive(): Promise<void> {
+async function disposeLive(after?: Promise<unknown>): Promise<void> {
   const old = live;
   live = undefined;
+  await after?.catch(() => undefined);
   if (old) await (await old.model.catch(() => undefined))?.dispose();
 }
 
-// A slot loading another checkpoint: the old model's memory is released at once, its answer cleared.
+// A slot loading another checkpoint: the old model's memory is released at once (or, while a
+// benchmark run calls its DecoderModel directly, once that run has stopped), its answer cleared.
 onCheckpointChange(() => {
-  void disposeLive();
+  void disposeLive(held);
   st().patchPlayground({ output: undefined, path: undefined, residency: undefined, error: undefined, status: 'idle' });
 });
 
@@ -61,11 +67,13 @@ async function liveModel(): Promise<LiveModel> {
 
 /** Generates for the playground prompt at the current α. */
 export async function runPlayground(): Promise<void> {
-  if (running) {
+  if (running || held) {
     pending = true;
     return;
   }
   running = true;
+  let idle!: () => void;
+  playgroundIdle = new Promise((r) => (idle = r));
   try {
     do {
       pending = false;
@@ -73,6 +81,31 @@ export async function runPlayground(): Promise<void> {
     } while (pending);
   } finally {
     running = false;
+    idle();
+  }
+}
+
+/**
+ * Runs `fn` on the playground's model merged at `alpha` (built if needed), with the playground
+ * held off meanwhile: the benchmarks panel measures the same θ(α) the playground answers with, and
+ * calls the DecoderModel directly, so nothing may re-merge under it. A slider moved during the run
+ * regenerates once it ends.
+ */
+export async function withLiveModelAt<T>(alpha: number, fn: (m: LiveModel) => Promise<T>, onBuild?: () => void): Promise<T> {
+  if (held) throw new StudioError('A benchmark run is already using the model.');
+  const run = (async () => {
+    while (running) await playgroundIdle;
+    if (live?.key !== trioKey()) onBuild?.();
+    const m = await liveModel();
+    if (m.alpha !== alpha) await m.setAlpha(alpha);
+    return fn(m);
+  })();
+  held = run;
+  try {
+    return await run;
+  } finally {
+    held = undefined;
+    if (pending) void runPlayground();
   }
 }
 
