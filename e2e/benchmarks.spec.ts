@@ -249,3 +249,36 @@ test('a picked .jsonl file stands in for the task dataset: its rows are the item
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the run and the playground share one model: Generate at another α during a run waits for it, and the run is scored at its own α throughout', async ({ page }) => {
+  test.setTimeout(240_000);
+  await loadDemo(page);
+  const panel = page.getByTestId('benchmarks');
+  await choose(page, { tasks: ['sciq'], count: 4, batchSize: 1 });
+  const lls = async () => (await shownItems(page, 'sciq')).map((s) => s.loglikelihoods);
+
+  await panel.getByTestId('bench-run').click();
+  await expect(page.getByTestId('bench-item').first()).toBeVisible({ timeout: 120_000 });
+  // Mid-run: move α and ask the playground for an answer.
+  await page.getByLabel('alpha', { exact: true }).fill('-1');
+  await page.getByTestId('playground').getByRole('button', { name: 'Generate' }).click();
+  await expect(panel.getByTestId('bench-status')).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
+  const during = await lls();
+  expect(during).toHaveLength(4);
+  // The playground answered after the run, at its α.
+  await expect(page.getByTestId('playground-output')).toHaveAttribute('data-alpha', '-1', { timeout: 60_000 });
+
+  // The same items at α = 1 with nothing else running: the same log-likelihoods, bit for bit.
+  await page.getByLabel('alpha', { exact: true }).fill('1');
+  await expect(page.getByTestId('playground-output')).toHaveAttribute('data-alpha', '1', { timeout: 60_000 });
+  await expect(panel.getByTestId('bench-run')).toHaveText('Run at α = 1');
+  await panel.getByTestId('bench-run').click();
+  await expect(panel.getByTestId('bench-status')).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
+  expect(await lls()).toEqual(during);
+  // And not what α = −1 gives.
+  await page.getByLabel('alpha', { exact: true }).fill('-1');
+  await expect(page.getByTestId('playground-output')).toHaveAttribute('data-alpha', '-1', { timeout: 60_000 });
+  await panel.getByTestId('bench-run').click();
+  await expect(panel.getByTestId('bench-status')).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
+  expect(await lls()).not.toEqual(during);
+});

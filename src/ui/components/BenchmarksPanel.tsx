@@ -217,7 +217,7 @@ function RunStatus() {
       <p>
         <strong>{statusWord(run.status)}</strong> at α = {run.alpha} · {run.condition} · {run.selection}
         {run.seconds !== undefined && ` · ${run.seconds.toFixed(1)} s`}
-        {running && <span className="muted"> · {run.phase}…</span>}
+        {running && <span className="muted"> · {run.phase}… (the playground waits until the run ends: it shares the model)</span>}
       </p>
       {run.itemsTotal > 0 && (
         <div className="progress" data-testid="bench-progress">
