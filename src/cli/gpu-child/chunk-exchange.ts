@@ -53,15 +53,7 @@ export class ChunkExchange {
     return out;
   }
 
-  /**
-   * Removes the file's name once both processes hold it open (POSIX keeps the data until the last
-   * descriptor closes), so a CLI stopped by Ctrl-C leaves nothing in /dev/shm. Windows cannot
-   * remove an open file; there `remove()` does it.
-   */
-  async unlinkWhileOpen(): Promise<void> {
-    if (process.platform !== 'win32') await rm(this.path, { force: true });
-  }
-
+  /** Closes the file and removes it, if the child has not already removed its name (dawn-child.ts). */
   async remove(): Promise<void> {
     await this.file.close().catch(() => {});
     await rm(this.path, { force: true });

@@ -127,8 +127,6 @@ export class DawnChildMerger implements TensorMerger {
         return m.adapter;
       });
       const ready = await stage(child, output, 'pipeline', watchdogMs(PIPELINE_TIMEOUT_MS), (m) => (m.type === 'ready' ? m : undefined));
-      // The child opened the exchange file before saying ready.
-      await exchange.unlinkWhileOpen();
       return new DawnChildMerger(child, exchange, output, adapter, ready.chunkElements);
     } catch (e) {
       child.kill('SIGKILL');

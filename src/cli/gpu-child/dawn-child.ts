@@ -5,7 +5,7 @@
  * sends. A native abort or hang here (Dawn 0.6.2 has shown both) costs the parent a child, not
  * the user's command.
  */
-import { openSync, readSync, writeSync } from 'node:fs';
+import { openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { deviceFor } from '../../engine/gpu/request-device.ts';
 import { StudioError } from '../../engine/errors.ts';
@@ -88,6 +88,10 @@ function guardAgainstOrphaning(): Promise<void> {
 }
 
 async function main() {
+  // Opened first, and its name removed at once where the OS allows it (POSIX keeps the data while
+  // both processes hold it open): a CLI killed at any later point leaves nothing in /dev/shm.
+  const fd = openSync(config.exchangeFile, 'r+');
+  if (process.platform !== 'win32') rmSync(config.exchangeFile, { force: true });
   await guardAgainstOrphaning();
   actOut('adapter');
   const found = await requestDawnAdapter(await loadDawn());
@@ -100,7 +104,6 @@ async function main() {
   const merger = new GpuTensorMerger(device);
   await selfTest(merger);
 
-  const fd = openSync(config.exchangeFile, 'r+');
   const read = (at: number, length: number) => {
     const out = new Uint8Array(length);
     for (let done = 0; done < length; ) {

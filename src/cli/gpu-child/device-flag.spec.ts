@@ -131,7 +131,7 @@ const alive = (pid: number) => {
 };
 
 describe('a GPU child whose CLI is killed', () => {
-  it.runIf(process.platform === 'linux')('ends itself even while hung in a (simulated) Dawn call, within 3 s', { timeout: 60_000 }, async () => {
+  it.runIf(process.platform === 'linux')('ends itself even while hung in a (simulated) Dawn call, within 3 s, and leaves no exchange file', { timeout: 60_000 }, async () => {
     const cli = spawn(process.execPath, [join(ROOT, 'bin/studio.js'), 'merge', ...trio(), '--out', out(), '--device', 'gpu'], {
       cwd: ROOT,
       env: { ...process.env, STUDIO_GPU_CHILD_FAULT: 'hang-adapter', STUDIO_GPU_WATCHDOG_MS: '60000' },
@@ -149,6 +149,8 @@ describe('a GPU child whose CLI is killed', () => {
     const deadline = performance.now() + 3000;
     while (alive(child!) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(alive(child!), `GPU child ${child} outlived its CLI`).toBe(false);
+    // Nor does the chunk exchange file (chunk-exchange.ts) outlive them.
+    expect(readdirSync('/dev/shm').filter((f) => f.startsWith(`studio-gpu-${cli.pid}-`))).toEqual([]);
   });
 });
 
