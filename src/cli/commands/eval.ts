@@ -2,17 +2,14 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { openHubDataset } from '../../engine/datasets/index.ts';
-import { readDatasetFile } from '../../engine/datasets/node.ts';
-import { BBH_GROUP, getTask, selectItems, type AnyTask, type EvalCondition, type ItemSelection, type RunProgram } from '../../engine/eval/index.ts';
+import type { EvalCondition, ItemSelection, RunProgram } from '../../engine/eval/index.ts';
 import { buildResultsDocument, type StudioRunRecord } from '../../engine/eval/run/results-document.ts';
 import { conditionLabel, runTask, type EvalSample } from '../../engine/eval/run/run-task.ts';
-import { nodeCacheStore } from '../../engine/sources/cache/node-cache-store.ts';
 import { MODEL_FLAGS, UsageError, type CliIO, type Command } from '../command.ts';
 import { stringFlag } from '../merge-flags.ts';
 import { intFlag, openModelForRun } from '../model-flags.ts';
-import { downloadBoard } from '../open-source.ts';
 import { openPythonSandbox } from '../python-sandbox.ts';
+import { loadTaskItems, taskList } from '../task-items.ts';
 import { checkOutputFile, writeTextAtomically } from '../write-json-atomically.ts';
 
 /**
@@ -54,7 +51,7 @@ export const evalCommand: Command = {
     // Items first (a bad file or dataset is refused before the model is built).
     const selection: ItemSelection = seed !== undefined ? { mode: 'shuffle', count: limit ?? Number.MAX_SAFE_INTEGER, seed } : { mode: 'first-n', count: limit ?? Number.MAX_SAFE_INTEGER };
     const inputs = [];
-    for (const task of tasks) inputs.push(await loadItems(task, data, selection));
+    for (const task of tasks) inputs.push(await loadTaskItems(task, data, selection));
 
     const started = performance.now();
     const m = await openModelForRun(args, io);
@@ -109,47 +106,6 @@ export const evalCommand: Command = {
     }
   },
 };
-
-/** `bbh_cot_fewshot` names its 27 subtasks; duplicates are dropped; unknown names are refused with the nearest. */
-function taskList(raw: string): AnyTask[] {
-  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!names.length) throw new UsageError('--task needs at least one task name.');
-  const out = new Map<string, AnyTask>();
-  for (const n of names) {
-    const expanded = n === BBH_GROUP.name ? BBH_GROUP.subtasks : [n];
-    for (const e of expanded) out.set(e, getTask(e));
-  }
-  return [...out.values()];
-}
-
-async function loadItems(task: AnyTask, data: string | undefined, selection: ItemSelection) {
-  let rows: unknown[];
-  let source: string;
-  let revision: string | null = null;
-  if (data) {
-    rows = await readDatasetFile(data, { requiredFields: task.fields, purpose: task.name });
-    source = resolve(data);
-  } else {
-    const ds = await openHubDataset({
-      repo: task.dataset.path,
-      config: task.dataset.name ?? undefined,
-      split: task.dataset.split,
-      hubUrl: process.env.HF_ENDPOINT || undefined,
-      accessToken: process.env.HF_TOKEN || undefined,
-      cache: nodeCacheStore(),
-      requiredFields: task.fields,
-      purpose: task.name,
-      onProgress: downloadBoard().reporter(`hf:datasets/${task.dataset.path}`),
-    });
-    rows = ds.rows;
-    source = `${ds.label} (config ${ds.config}, split ${ds.split})`;
-    revision = ds.revision;
-  }
-  const where = (i: number) => `${data ?? `${task.dataset.path} ${task.dataset.split}`} row ${i}`;
-  const items = selectItems(rows.length, selection).map((index) => ({ index, doc: task.readDoc(rows[index], where(index)) }));
-  if (items.length === 0) throw new UsageError(`${task.name}: ${data ?? task.dataset.path} has no items.`);
-  return { task, items, source, revision, originalSize: rows.length };
-}
 
 /** Items/s and ETA on stderr, at most once a second and at the end. */
 function progressLine(io: CliIO, task: string, total: number) {

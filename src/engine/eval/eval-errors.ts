@@ -8,7 +8,7 @@ export class UnknownTaskError extends StudioError {
   ) {
     super(
       `unknown task "${task}"${nearest ? `; did you mean "${nearest}"?` : ''} ` +
-        '(tasks: gsm8k_cot, gsm8k_cot_zeroshot, bbh_cot_fewshot_<subtask>, sciq, humaneval).',
+        '(tasks: gsm8k_cot, gsm8k_cot_zeroshot, bbh_cot_fewshot_<subtask>, sciq, humaneval, and the studio\'s demo_arith).',
     );
   }
 }

@@ -5,8 +5,9 @@ import { TASK_NAMES, getTask } from './get-task.ts';
 import { readJsonl } from './read-jsonl.ts';
 
 describe('getTask', () => {
-  it("knows lm-eval's 31 names", () => {
-    expect(TASK_NAMES).toHaveLength(31);
+  it("knows lm-eval's 31 names and the studio's demo_arith", () => {
+    expect(TASK_NAMES).toHaveLength(32);
+    expect(TASK_NAMES).toContain('demo_arith');
     expect(getTask('bbh_cot_fewshot_word_sorting').name).toBe('bbh_cot_fewshot_word_sorting');
   });
   it('an unknown name is an UnknownTaskError naming the nearest one', () => {

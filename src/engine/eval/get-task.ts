@@ -1,14 +1,15 @@
 import { UnknownTaskError } from './eval-errors.ts';
 import { BBH_TASKS } from './tasks/bbh-cot-fewshot.ts';
+import { demoArith } from './tasks/demo-arith.ts';
 import { gsm8kCot } from './tasks/gsm8k-cot.ts';
 import { gsm8kCotZeroshot } from './tasks/gsm8k-cot-zeroshot.ts';
 import { humaneval } from './tasks/humaneval.ts';
 import { sciq } from './tasks/sciq.ts';
 import type { AnyTask } from './task-types.ts';
 
-/** Every task by lm-eval's name. Dispatch is a plain table. */
+/** Every task by lm-eval's name (plus the studio's own demo_arith). Dispatch is a plain table. */
 const TASKS: ReadonlyMap<string, AnyTask> = new Map<string, AnyTask>(
-  [gsm8kCot, gsm8kCotZeroshot, ...BBH_TASKS, sciq, humaneval].map((t) => [t.name, t]),
+  [gsm8kCot, gsm8kCotZeroshot, ...BBH_TASKS, sciq, humaneval, demoArith].map((t) => [t.name, t]),
 );
 
 export const TASK_NAMES: readonly string[] = [...TASKS.keys()];

@@ -21,6 +21,7 @@ export { gsm8kCot } from './tasks/gsm8k-cot.ts';
 export { gsm8kCotZeroshot } from './tasks/gsm8k-cot-zeroshot.ts';
 export { HUMANEVAL_TIME_LIMIT_MS, humaneval, type HumanEvalDoc } from './tasks/humaneval.ts';
 export { sciq, type SciqDoc } from './tasks/sciq.ts';
+export { demoArith, demoArithRows, type DemoArithDoc } from './tasks/demo-arith.ts';
 export type {
   AnyTask,
   ChatMessage,

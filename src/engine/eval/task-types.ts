@@ -68,6 +68,11 @@ interface TaskCommon<Doc> {
   sources: readonly Provenance[];
   /** Checks one dataset row; `where` names it in errors (file:line or row index). */
   readDoc(row: unknown, where: string): Doc;
+  /**
+   * The studio's own tasks (not lm-eval's, e.g. demo_arith) generate their rows in code: when
+   * present these are the rows and nothing is downloaded; `dataset` then only names them.
+   */
+  builtinRows?: () => readonly unknown[];
 }
 
 export interface GenerateTask<Doc> extends TaskCommon<Doc> {
