@@ -46,3 +46,41 @@ export {
   type EncodeShareOptions,
   type EncodedShare,
 } from './share-url.ts';
+export { DEFAULT_ALPHAS, normalizeAlphas } from './alpha-grid.ts';
+export { controlTensor, streamSeed } from './control-vector.ts';
+export { DEFAULT_HOST_FEED, HostSweepBackend, type HostBackendOptions, type HostWeightFeed, type SweepBackend } from './host-sweep-backend.ts';
+export {
+  buildSweepDocument,
+  itemKey,
+  runSweep,
+  sweepConfigKey,
+  sweepUnits,
+  SweepCancelledError,
+  type ComputedSeries,
+  type FinishedItem,
+  type RunSweepOptions,
+  type SweepInput,
+  type SweepProgress,
+  type SweepTaskInput,
+} from './run-sweep.ts';
+export {
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_CONTROL_SEED,
+  SweepConfigError,
+  conditionLabelOf,
+  parseSweepConfig,
+  type SweepConfig,
+  type SweepTaskConfig,
+} from './sweep-config.ts';
+export {
+  bestAlpha,
+  bestAlphaRecipe,
+  lmEvalCommands,
+  lmEvalModelOf,
+  mergekitReferenceOf,
+  shellQuote,
+  type LmEvalBackend,
+  type LmEvalCommand,
+  type LmEvalModel,
+  type LmEvalPlan,
+} from './repeat-at-scale.ts';
