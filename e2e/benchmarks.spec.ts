@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -209,16 +209,17 @@ test('the panel is disabled saying why: no trio yet, then a trio the verdict ref
   await expect(page.getByTestId('bench-run')).toBeDisabled();
 });
 
-test('a picked .jsonl file stands in for the task dataset: its rows are the items, scored as `studio score` scores them; a file missing a field is named', async ({ page }) => {
+test('a dropped .jsonl file stands in for the task dataset: its rows are the items, scored as `studio score` scores them; a file missing a field is named', async ({ page }) => {
   test.setTimeout(180_000);
   await loadDemo(page);
   const panel = page.getByTestId('benchmarks');
   const dir = mkdtempSync(join(tmpdir(), 'bench-file-'));
   try {
     const rows = rowsOf('allenai/sciq').slice(10, 12);
-    const good = join(dir, 'my-sciq.jsonl');
-    writeFileSync(good, rows.map((r) => JSON.stringify(r) + '\n').join(''));
-    await panel.getByLabel('items file').setInputFiles(good);
+    mkdirSync(join(dir, 'drop'));
+    writeFileSync(join(dir, 'drop', 'my-sciq.jsonl'), rows.map((r) => JSON.stringify(r) + '\n').join(''));
+    // Dropped from a file manager (the bad file below goes through the file picker).
+    await dropFolder(page, panel.getByTestId('bench-file'), join(dir, 'drop'));
     await expect(panel.getByTestId('bench-file')).toContainText('my-sciq.jsonl');
     await expect(panel.getByTestId('bench-file')).toContainText('2 rows');
     // A file holds one task's items.
