@@ -6,6 +6,7 @@ import { generate } from './commands/generate.ts';
 import { inspect } from './commands/inspect.ts';
 import { merge } from './commands/merge.ts';
 import { score } from './commands/score.ts';
+import { sweep } from './commands/sweep.ts';
 import { vector } from './commands/vector.ts';
 import { describeFlags, nearestFlag, parseFlags } from './parse-flags.ts';
 
@@ -16,7 +17,7 @@ import { describeFlags, nearestFlag, parseFlags } from './parse-flags.ts';
  */
 
 /** Dispatch is a plain table; each command lives in its own file under commands/. */
-const COMMANDS: Record<string, Command> = { inspect, merge, vector, forward, generate, score, eval: evalCommand };
+const COMMANDS: Record<string, Command> = { inspect, merge, vector, forward, generate, score, eval: evalCommand, sweep };
 
 const USAGE = `usage: studio <command> [flags]   (studio <command> --help for its flags)\n${Object.values(COMMANDS)
   .map((c) => `  ${c.usage}`)

@@ -46,6 +46,12 @@ describe('validateResultsDocument', () => {
     expect(e.message).toContain('unknown key');
   });
 
+  it('refuses a missing field, naming it', () => {
+    const d = clone(typicalSweepDocument());
+    delete d.points[2].total;
+    expect(refusal(d).message).toBe('the results document: points.2.total: is missing.');
+  });
+
   it('refuses wrong types and out-of-range numbers, naming the field', () => {
     const cases: [(d: Record<string, any>) => void, string][] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
       [(d) => (d.points[3].correct = '5'), 'points.3.correct'],

@@ -294,6 +294,7 @@ function issueMessage(issue: v.BaseIssue<unknown>): string {
     // valibot reports an unknown key with the key as the last path item.
     return 'is not a field of this document (unknown key).';
   }
+  if (issue.kind === 'schema' && issue.type === 'strict_object' && issue.input === undefined) return 'is missing.';
   const got = issue.received ? ` (got ${issue.received})` : '';
   return `${issue.message.replace(/^Invalid \w+: /, 'expected ').replace(/ but received .*$/, '')}${got}.`.replace(/\.\.$/, '.');
 }

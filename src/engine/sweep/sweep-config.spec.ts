@@ -42,7 +42,8 @@ describe('parseSweepConfig', () => {
     expect(refusal({ alphas: [0, 'one'] })).toBe('sweep.json: alphas[1]: must be a number (got "one").');
     expect(refusal({ alphas: [0, Number.NaN] })).toBe('sweep.json: alphas[1]: must be a number (got NaN).');
     expect(refusal({ tasks: [] })).toBe('sweep.json: tasks: must list at least one task (got 0).');
-    expect(refusal({ target: undefined })).toBe('sweep.json: target: must be a source: hf:owner/name[@revision] or a folder (got undefined).');
+    expect(thrown(SweepConfigError, () => parseSweepConfig({ sft: 'a', rl: 'b', tasks: base.tasks }, 'sweep.json')).message).toBe('sweep.json: target: is missing; sweep.json names the SFT donor, the RL donor and the target (hf:owner/name[@revision] or a folder).');
+    expect(refusal({ tasks: [{ limit: 3 }] })).toBe('sweep.json: tasks[0].task: is missing.');
     expect(refusal({ controls: { random_vector_seed: -1 } })).toBe('sweep.json: controls.random_vector_seed: must be ≥ 0 (got -1).');
     expect(refusal({ generation: { batch_size: 2.5 } })).toBe('sweep.json: generation.batch_size: must be an integer (got 2.5).');
     expect(refusal({ tasks: [{ task: 'sciq' }, { task: 'sciq', limit: 4 }] })).toBe('sweep.json: tasks[1].task: sciq under plain is already in the sweep.');

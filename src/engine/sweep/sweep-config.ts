@@ -108,6 +108,10 @@ export function parseSweepConfig(value: unknown, file = 'sweep.json'): SweepConf
     if (issue.type === 'strict_object' && issue.expected === 'never') {
       throw new SweepConfigError(file, field, `is not a sweep.json field (${knownFields(issue.path)}).`);
     }
+    if (issue.type === 'strict_object' && issue.input === undefined) {
+      const source = issue.path?.length === 1 && ['sft', 'rl', 'target'].includes(field ?? '');
+      throw new SweepConfigError(file, field, `is missing${source ? '; sweep.json names the SFT donor, the RL donor and the target (hf:owner/name[@revision] or a folder)' : ''}.`);
+    }
     const got = issue.received && !/must/.test(issue.received) ? ` (got ${issue.received})` : '';
     throw new SweepConfigError(file, field, `${issue.message}${got}.`);
   }
