@@ -26,7 +26,7 @@ async function loadDemo(page: Page) {
 /** Ticks exactly `tasks` and sets the run's choices. */
 async function choose(page: Page, o: { tasks: string[]; count: number; maxNewTokens?: number; batchSize?: number }) {
   const panel = page.getByTestId('benchmarks');
-  for (const name of ['gsm8k_cot', 'gsm8k_cot_zeroshot', 'sciq', 'humaneval', 'bbh_cot_fewshot']) {
+  for (const name of ['gsm8k_cot', 'gsm8k_cot_zeroshot', 'sciq', 'humaneval', 'demo_arith', 'bbh_cot_fewshot']) {
     await panel.getByRole('group', { name: 'tasks' }).getByLabel(name, { exact: true }).setChecked(o.tasks.includes(name));
   }
   await panel.getByLabel('items per task').fill(String(o.count));
@@ -282,4 +282,29 @@ test('the run and the playground share one model: Generate at another α during 
   await panel.getByTestId('bench-run').click();
   await expect(panel.getByTestId('bench-status')).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
   expect(await lls()).not.toEqual(during);
+});
+
+test('demo_arith (built-in items, no download) over all 100 sums: the panel measures the accuracy the demo trio was built with, at α = 1 and α = 0', async ({ page }) => {
+  test.setTimeout(240_000);
+  const demo = JSON.parse(readFileSync(join(FIXTURES, 'models', 'demo-arith-target', 'demo.json'), 'utf8')) as { accuracy: { alpha: number; digitsOnly: number }[] };
+  await loadDemo(page);
+  const panel = page.getByTestId('benchmarks');
+  await choose(page, { tasks: ['demo_arith'], count: 100 });
+  for (const alpha of [1, 0]) {
+    await page.getByLabel('alpha', { exact: true }).fill(String(alpha));
+    await expect(panel.getByTestId('bench-run')).toHaveText(`Run at α = ${alpha}`);
+    await panel.getByTestId('bench-run').click();
+    await expect(panel.getByTestId('bench-status')).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
+    const expected = demo.accuracy.find((a) => a.alpha === alpha)!.digitsOnly;
+    const score = page.getByTestId('bench-score').and(page.locator('[data-task="demo_arith"][data-metric="acc"]'));
+    await expect(score).toHaveAttribute('data-n', '100');
+    await expect(score).toHaveAttribute('data-correct', String(Math.round(expected * 100)));
+    await expect(score.getByTestId('bench-data')).toContainText('built-in (studio/demo_arith) (100 of 100 rows)');
+    // The table shows 50 items at a time.
+    await expect(page.getByTestId('bench-item')).toHaveCount(50);
+    await panel.getByRole('button', { name: 'Show 50 more of 50' }).click();
+    const shown = await shownItems(page, 'demo_arith');
+    expect(shown.map((s) => s.index)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(shown.filter((s) => s.metrics.acc === 1)).toHaveLength(Math.round(expected * 100));
+  }
 });

@@ -8,6 +8,8 @@ import { pageRefusal, useVerdict } from './VerdictPanel.tsx';
 
 /** Tasks offered one by one; BBH's 27 subtasks get their own list. */
 const SINGLE_TASKS = ['gsm8k_cot', 'gsm8k_cot_zeroshot', 'sciq', 'humaneval'] as const;
+/** The studio's own tasks (not lm-eval's): built-in rows, labelled as such. */
+const STUDIO_TASKS: Record<string, string> = { demo_arith: "the demo trio's a+b mod 10, by log-likelihood; not an lm-eval task" };
 /** Rows of the items table added per "show more": a long run stays quick to render. */
 const ITEMS_PAGE = 50;
 
@@ -135,6 +137,11 @@ function TaskChooser({ tasks, onChange }: { tasks: string[]; onChange: (t: strin
       {SINGLE_TASKS.map((n) => (
         <label key={n}>
           <input type="checkbox" aria-label={n} checked={has(n)} onChange={(e) => toggle(n, e.target.checked)} /> {n}
+        </label>
+      ))}
+      {Object.entries(STUDIO_TASKS).map(([n, about]) => (
+        <label key={n} title={about}>
+          <input type="checkbox" aria-label={n} checked={has(n)} onChange={(e) => toggle(n, e.target.checked)} /> {n} <span className="muted">({about})</span>
         </label>
       ))}
       <label>

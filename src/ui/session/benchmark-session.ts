@@ -274,14 +274,14 @@ function emptyRun(alpha: number, b: ReturnType<typeof st>['benchmarks']): Benchm
   return { status: 'loading', phase: 'starting', alpha, condition, selection, itemsDone: 0, itemsTotal: 0, tasks: [] };
 }
 
-async function loadItems(
+export async function loadItems(
   task: AnyTask,
   file: { name: string; bytes: Uint8Array } | undefined,
   selection: ItemSelection,
   signal: AbortSignal,
   onDownload: (d: { file: string; bytesDone: number; bytesTotal: number }) => void,
 ) {
-  let rows: unknown[];
+  let rows: readonly unknown[];
   /** As `studio eval` records it (results.json), and as the panel shows it (the commit beside it). */
   let source: string;
   let shown: string;
@@ -289,6 +289,10 @@ async function loadItems(
   if (file) {
     rows = await parseDatasetFile(file.name, file.bytes, { requiredFields: task.fields, purpose: task.name });
     source = shown = `dropped file ${file.name}`;
+  } else if (task.builtinRows) {
+    // The studio's own tasks (demo_arith) make their rows in code: nothing to download.
+    rows = task.builtinRows();
+    source = shown = `built-in (${task.dataset.path})`;
   } else {
     const { hubUrl, token } = st().settings;
     const ds = await openHubDataset({
@@ -315,7 +319,7 @@ async function loadItems(
 }
 
 /** The Pyodide sandbox in a Web Worker (src/engine/eval/python/), loaded on the first humaneval run. */
-function pythonSandbox(): Promise<{ runProgram: RunProgram; startupMs: number }> {
+export function pythonSandbox(): Promise<{ runProgram: RunProgram; startupMs: number }> {
   python ??= (async () => {
     const { createPythonExecutor } = await import('../../engine/eval/python/index.ts');
     const executor = await createPythonExecutor({ timeoutMs: HUMANEVAL_TIME_LIMIT_MS });
