@@ -7,6 +7,7 @@ import { MergePanel } from './components/MergePanel.tsx';
 import { Playground } from './components/Playground.tsx';
 import { SettingsPanel } from './components/SettingsPanel.tsx';
 import { SlotCard } from './components/SlotCard.tsx';
+import { SweepPanel } from './components/SweepPanel.tsx';
 import { VerdictPanel } from './components/VerdictPanel.tsx';
 import { startGpu } from './session/gpu.ts';
 import { loadDemo } from './session/slot-loader.ts';
@@ -38,6 +39,7 @@ export function App() {
       <MergePanel />
       <Playground />
       <BenchmarksPanel />
+      <SweepPanel />
     </main>
   );
 }
