@@ -65,6 +65,11 @@ interface TaskCommon<Doc> {
   fields: readonly (keyof Doc & string)[];
   /** The metric keys one item's score has, as lm-eval writes them. */
   metricKeys: readonly string[];
+  /**
+   * The filter name lm-eval's results file pairs with a metric key that names none (`"acc"` →
+   * `"acc,none"`); humaneval's yaml filters through `create_test`, so it writes `"pass@1,create_test"`.
+   */
+  resultsFilter?: string;
   sources: readonly Provenance[];
   /** Checks one dataset row; `where` names it in errors (file:line or row index). */
   readDoc(row: unknown, where: string): Doc;

@@ -41,15 +41,15 @@ export interface ResultsDocument {
 }
 
 /** "exact_match,strict-match" → ["exact_match", "strict-match"]; "acc" → ["acc", "none"] (lm-eval's filter name when there is none). */
-function splitKey(key: string): [string, string] {
+function splitKey(key: string, filter = 'none'): [string, string] {
   const i = key.indexOf(',');
-  return i < 0 ? [key, 'none'] : [key.slice(0, i), key.slice(i + 1)];
+  return i < 0 ? [key, filter] : [key.slice(0, i), key.slice(i + 1)];
 }
 
-function resultEntry(alias: string, metrics: Record<string, number>, stderr: Record<string, number | null>) {
+function resultEntry(alias: string, metrics: Record<string, number>, stderr: Record<string, number | null>, filterName?: string) {
   const entry: Record<string, number | string | null> = { alias };
   for (const key of Object.keys(metrics)) {
-    const [metric, filter] = splitKey(key);
+    const [metric, filter] = splitKey(key, filterName);
     entry[`${metric},${filter}`] = metrics[key];
     entry[`${metric}_stderr,${filter}`] = stderr[key] ?? 'N/A';
   }
@@ -62,7 +62,7 @@ export function buildResultsDocument(
 ): ResultsDocument {
   const doc: ResultsDocument = { results: {}, groups: {}, group_subtasks: {}, 'n-samples': {}, higher_is_better: {}, studio };
   for (const r of runs) {
-    doc.results[r.task.name] = resultEntry(r.task.name, r.summary.metrics, r.summary.stderr);
+    doc.results[r.task.name] = resultEntry(r.task.name, r.summary.metrics, r.summary.stderr, r.task.resultsFilter);
     doc['n-samples'][r.task.name] = { original: r.originalSize, effective: r.summary.n };
     doc.higher_is_better[r.task.name] = Object.fromEntries(r.task.metricKeys.map((k) => [splitKey(k)[0], true]));
   }

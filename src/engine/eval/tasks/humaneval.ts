@@ -27,9 +27,13 @@ export const HUMANEVAL_TIME_LIMIT_MS = 3000;
 export const humaneval: GenerateTask<HumanEvalDoc> = {
   name: 'humaneval',
   outputType: 'generate_until',
-  dataset: { path: 'openai/openai_humaneval', name: null, split: 'test' },
+  // lm-eval's yaml sets no dataset_name; `datasets` then takes the repo's only config, which is
+  // `openai_humaneval` (its parquet lives in openai_humaneval/test-*.parquet). Named here so the
+  // Hub reader does not look for a `default` config that this repo does not have.
+  dataset: { path: 'openai/openai_humaneval', name: 'openai_humaneval', split: 'test' },
   fields: FIELDS,
   metricKeys: ['pass@1'],
+  resultsFilter: 'create_test',
   sources: [
     { repository: 'EleutherAI/lm-evaluation-harness', path: 'lm_eval/tasks/humaneval/humaneval.yaml', commit: 'v0.4.9.2', note: 'greedy pass@1 form' },
     { repository: 'EleutherAI/lm-evaluation-harness', path: 'lm_eval/tasks/humaneval/utils.py', commit: '16d043adb2b03afd1c1cfce219fc6c6950965ae9' },
