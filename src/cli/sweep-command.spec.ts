@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { makeFixtureDir, type FixtureDir } from '../../test-support/fixture-dir.ts';
 import { decodeShareHash, parseResultsDocument, withoutSamples, type SweepResultsDocument } from '../engine/sweep/index.ts';
 
@@ -108,6 +109,17 @@ describe('studio sweep on the demo trio', () => {
     expect(url).toBeDefined();
     expect(await decodeShareHash(url)).toEqual(withoutSamples(doc));
     expect(JSON.parse(stdout.at(-1)!)).toMatchObject({ out: 'results.json', points: 18, share_url: url, plot: 'plot.svg', best_alpha: 1 });
+  });
+
+  it("the summary carries the best α's mergekit recipe and says lm_eval cannot repeat the studio's own task", () => {
+    const summary = JSON.parse(stdout.at(-1)!);
+    const recipe = parse(summary.mergekit_yaml);
+    expect(recipe.models.map((m: { model: string; parameters: { weight: number } }) => [m.model, m.parameters.weight])).toEqual([
+      [trio().target, 1],
+      [trio().sft, -1],
+      [trio().rl, 1],
+    ]);
+    expect(summary.lm_eval).toEqual({ target: { hf: [], vllm: [] }, merged: { hf: [], vllm: [] }, skipped: [{ task: 'demo_arith', reason: "the studio's own task; lm-eval has no equivalent" }] });
   });
 
   it('--plot writes the page\'s chart as SVG: one curve per task × condition for v and for the control, a line per model alone', () => {

@@ -23,9 +23,12 @@ import {
   type SweepInput,
   type SweepProgress,
   type SweepSample,
+  type SweepBackend,
 } from '../../engine/sweep/index.ts';
 import { UsageError, type CliIO, type Command } from '../command.ts';
 import { openRole, stringFlag } from '../merge-flags.ts';
+import { nativeRuntime, ortProviderFromEnv } from '../model-flags.ts';
+import { NativeSweepBackend } from '../native-sweep-backend.ts';
 import { openPythonSandbox } from '../python-sandbox.ts';
 import { loadTaskItems } from '../task-items.ts';
 import { checkOutputFile, writeTextAtomically } from '../write-json-atomically.ts';
@@ -94,15 +97,20 @@ export const sweep: Command = {
       controls: config.controls,
     };
 
-    const ort = (await import('onnxruntime-web')) as unknown as Ort;
-    const runtime = new OrtRuntime({ ort, provider: 'wasm' });
-    let backend: HostSweepBackend | undefined;
+    // onnxruntime-node with each point streamed into the model cache (native-sweep-backend.ts);
+    // STUDIO_ORT_PROVIDER=wasm: the host backend on onnxruntime-web (small models only).
+    const native = ortProviderFromEnv() === 'cpu';
+    const runtime = native ? await nativeRuntime() : new OrtRuntime({ ort: (await import('onnxruntime-web')) as unknown as Ort, provider: 'wasm' });
+    let backend: SweepBackend | undefined;
     let sandbox: { runProgram: RunProgram; dispose(): void } | undefined;
     const samplesOut = samplesPath ? await openSamplesFile(samplesPath) : undefined;
     try {
       if (tasks.some((t) => t.task.name === 'humaneval')) sandbox = await openPythonSandbox(io);
       const tokenizer = await StudioTokenizer.load(target);
-      backend = await HostSweepBackend.open({ trio: { sft, rl, target }, runtime, tokenizer, vocabPolicy: config.vocabPolicy, controlSeed: config.controls.randomVectorSeed });
+      const specs = { sft: local(config.sources.sft), rl: local(config.sources.rl), target: local(config.sources.target) };
+      backend = native
+        ? await NativeSweepBackend.open({ trio: { sft, rl, target }, specs, runtime, tokenizer, vocabPolicy: config.vocabPolicy, controlSeed: config.controls.randomVectorSeed, log: io.stderr })
+        : await HostSweepBackend.open({ trio: { sft, rl, target }, runtime, tokenizer, vocabPolicy: config.vocabPolicy, controlSeed: config.controls.randomVectorSeed });
       const doc = await runSweep(backend, input, {
         runProgram: sandbox?.runProgram,
         samples: samplesPath !== undefined,
@@ -133,9 +141,16 @@ export const sweep: Command = {
         summary.mergekit_yaml = recipe.yaml;
         io.stderr(`best α = ${recipe.alpha} (mean of each task's first metric over the v series)`);
       }
-      const lm = { hf: lmEvalCommands(doc, lmEvalModelOf(doc.sources.target), { backend: 'hf' }), vllm: lmEvalCommands(doc, lmEvalModelOf(doc.sources.target), { backend: 'vllm' }) };
-      summary.lm_eval = { hf: lm.hf.commands.map((c) => c.command), vllm: lm.vllm.commands.map((c) => c.command), skipped: lm.hf.skipped };
-      for (const s of lm.hf.skipped) io.stderr(`lm_eval: ${s.task} left out: ${s.reason}.`);
+      // At scale: the target as the baseline, and the merge the recipe builds (`mergekit-yaml … ./merged`).
+      const commandsFor = (model: { pretrained: string; revision?: string | null }, outputPath: string) =>
+        Object.fromEntries((['hf', 'vllm'] as const).map((backend) => [backend, lmEvalCommands(doc, model, { backend, outputPath }).commands.map((c) => c.command)]));
+      const skipped = lmEvalCommands(doc, lmEvalModelOf(doc.sources.target), { backend: 'hf' }).skipped;
+      summary.lm_eval = {
+        target: commandsFor(lmEvalModelOf(doc.sources.target), 'lm-eval-results/target'),
+        ...(recipe ? { merged: commandsFor({ pretrained: './merged' }, `lm-eval-results/alpha-${recipe.alpha}`) } : {}),
+        skipped,
+      };
+      for (const s of skipped) io.stderr(`lm_eval: ${s.task} left out: ${s.reason}.`);
       if (shareUrl) {
         const url = await encodeShareUrl(doc, baseUrl ?? DEFAULT_SHARE_BASE_URL);
         io.stdout(url);

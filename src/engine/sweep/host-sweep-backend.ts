@@ -24,7 +24,8 @@ import type { Series } from './results-document.ts';
  * writes in F32 and `studio eval --alpha` runs. The control vector (control-vector.ts) is made
  * from v once and merged the same way; the donors alone are their own checkpoints' weights.
  *
- * How the weights reach ORT (`feed`), measured by scripts/bench-sweep.ts on the WASM provider:
+ * How the weights reach ORT (`feed`, chosen by size: hostFeedFor below, measured by
+ * scripts/bench-sweep.ts on the WASM provider):
  * - `embedded`: baked into a new session per α (one rebuild per α, then runs read them in place);
  * - `inputs`: fed on every run (no rebuild, but every run copies all weights into the WASM heap).
  */
@@ -43,11 +44,23 @@ export interface SweepBackend {
 export type HostWeightFeed = 'embedded' | 'inputs';
 
 /**
- * The feed the CLI uses: `embedded`. On the demo trio (hidden 128, 2 layers, 100 log-likelihood
- * items per α) `npm run bench:sweep` measured it faster per α than `inputs` on the WASM
- * provider (numbers in scripts/bench-sweep.ts's output and its header).
+ * Which feed is faster per α on the WASM provider depends on the model's size: a new session costs
+ * a graph build and a copy of the weights once per α, `inputs` a copy of the weights on every run.
+ * `npm run bench:sweep` (Node 20, 1 WASM thread, a 2-core VM shared with other work; per α 100
+ * items × 10 one-token choices, 13 passes of 8 contexts) measured:
+ * - demo trio (0.6M parameters, 2.4 MB in float32), whole 11-α sweep: `inputs` 1.86 s,
+ *   `embedded` 6.74 s (3.6× for `inputs`; the session build dominates);
+ * - 6M-parameter bench trio (24 MB), per α: `embedded` 0.46 s, `inputs` 0.75 s (1.6×; another
+ *   run: 1.19 s / 1.18 s);
+ * - 21M (84 MB), per α: `embedded` 1.99 s, `inputs` 2.57 s (1.3×; another run 2.87 s / 3.16 s).
+ * The crossover lies between 2.4 and 24 MB, and `inputs` loses more with every pass per α, so:
+ * `inputs` up to INPUTS_FEED_MAX_BYTES of weights, `embedded` above.
  */
-export const DEFAULT_HOST_FEED: HostWeightFeed = 'embedded';
+export const INPUTS_FEED_MAX_BYTES = 8 * 1024 * 1024;
+
+export function hostFeedFor(weightBytes: number): HostWeightFeed {
+  return weightBytes <= INPUTS_FEED_MAX_BYTES ? 'inputs' : 'embedded';
+}
 
 export interface HostBackendOptions {
   trio: { sft: Checkpoint; rl: Checkpoint; target: Checkpoint };
@@ -56,6 +69,7 @@ export interface HostBackendOptions {
   vocabPolicy?: VocabPolicy;
   /** Seed of the control vector; null = no control series. */
   controlSeed: number | null;
+  /** Default: hostFeedFor(the model's float32 bytes). */
   feed?: HostWeightFeed;
   signal?: AbortSignal;
 }
@@ -94,7 +108,7 @@ export class HostSweepBackend implements SweepBackend {
     }
     const theta = new Map(plan.tensors.map((t) => [t.name, new Float32Array(t.elements)]));
     for (const [name, a] of targetArrays) theta.get(name)!.set(a);
-    const feed = o.feed ?? DEFAULT_HOST_FEED;
+    const feed = o.feed ?? hostFeedFor(spec.weights.reduce((a, w) => a + 4 * w.shape.reduce((x, y) => x * y, 1), 0));
     const model = new DecoderModel(o.runtime, target.config, spec, feedOf(o.runtime, spec, theta, feed));
     return new HostSweepBackend(model, o.tokenizer, o, spec, plan, targetArrays, vectorArrays, control, theta, feed);
   }

@@ -48,7 +48,7 @@ export {
 } from './share-url.ts';
 export { DEFAULT_ALPHAS, normalizeAlphas } from './alpha-grid.ts';
 export { controlTensor, streamSeed } from './control-vector.ts';
-export { DEFAULT_HOST_FEED, HostSweepBackend, type HostBackendOptions, type HostWeightFeed, type SweepBackend } from './host-sweep-backend.ts';
+export { HostSweepBackend, INPUTS_FEED_MAX_BYTES, hostFeedFor, type HostBackendOptions, type HostWeightFeed, type SweepBackend } from './host-sweep-backend.ts';
 export {
   buildSweepDocument,
   itemKey,
