@@ -1,17 +1,32 @@
 import type { Checkpoint } from '../engine/checkpoint/open-checkpoint.ts';
-import { planMerge } from '../engine/merge/merge-plan.ts';
+import { StudioError } from '../engine/errors.ts';
+import { planMerge, type MergePlan } from '../engine/merge/merge-plan.ts';
 import { decoderSpec } from '../engine/model/decoder-graph.ts';
-import { DecoderModel } from '../engine/model/decoder-model.ts';
-import { OrtRuntime, type Ort } from '../engine/model/ort-runtime.ts';
+import { DecoderModel, type WeightFeed } from '../engine/model/decoder-model.ts';
+import { describeProvider, OrtRuntime, type Ort, type OrtProvider } from '../engine/model/ort-runtime.ts';
 import { StudioTokenizer } from '../engine/model/tokenizer.ts';
 import { checkpointWeightsF32, mergedWeightsF32 } from '../engine/model/weights.ts';
 import { UsageError, type CliIO, type ParsedArgs } from './command.ts';
 import { alphaFlag, mergerFor, openRole, stringFlag, vocabPolicyFlag } from './merge-flags.ts';
+import { NativeWeights, type NamedSource, type TrioSources } from './native-weights.ts';
 
 /**
- * `--model <src>`, or the merge flags `--sft --rl --target --alpha` (merged on the fly, in
- * float32, never written to disk): a DecoderModel on onnxruntime-web's WASM provider in Node.
+ * `--model <src>`, or the merge flags `--sft --rl --target --alpha` (merged on the fly in float32):
+ * a DecoderModel on native onnxruntime (onnxruntime-node, CPU EP).
+ *
+ * The weights become ONNX external data in the cache folder (native-weights.ts,
+ * engine/model/node-model-store.ts): the merge executor streams θ(α) — or the one checkpoint's
+ * weights — into a float32 data file, tensor by tensor, and the graph points into it. Memory holds
+ * a few chunks while the file is written, then what onnxruntime keeps of it (its packed copy of
+ * the weights); nothing is limited by a protobuf (2 GB) or a WASM heap (4 GB). While the sources,
+ * α and vocab policy are unchanged, the next command reuses the file without reading a checkpoint.
+ *
+ * STUDIO_ORT_PROVIDER=wasm (a developer switch, for comparing the two runtimes) runs the page's
+ * no-WebGPU path instead: onnxruntime-web's WASM build with the weights baked into the graph —
+ * small models only.
  */
+export const ORT_PROVIDER_ENV = 'STUDIO_ORT_PROVIDER';
+
 export interface RunnableModel {
   model: DecoderModel;
   /** The checkpoint whose tokenizer and config apply (the target when merging). */
@@ -20,7 +35,9 @@ export interface RunnableModel {
   /** What ran, for results files: each source as given and the commit an hf: source resolved to. */
   sources: { role: 'model' | 'sft' | 'rl' | 'target'; spec: string; revision?: string }[];
   /** α when merged on the fly, else null. */
-  alpha: number | null;
+  readonly alpha: number | null;
+  /** Where the model runs, in words, for results files: "onnxruntime-node (cpu)". */
+  readonly provider: string;
   dispose(): Promise<void>;
 }
 
@@ -29,35 +46,60 @@ export async function openModelForRun(args: ParsedArgs, io: CliIO): Promise<Runn
   const mergeFlags = ['sft', 'rl', 'target', 'alpha'].filter((f) => args.flags.has(f));
   if (single && mergeFlags.length) throw new UsageError('give either --model <src> or the merge flags --sft --rl --target --alpha, not both.');
   if (!single && mergeFlags.length === 0) throw new UsageError('--model <src> is required (or the merge flags --sft --rl --target --alpha).');
+  const provider = ortProviderFromEnv();
   let ckpt: Checkpoint;
-  let weights: Map<string, Float32Array>;
-  let sources: RunnableModel['sources'];
+  let opened: NamedSource[];
+  let trio: TrioSources | undefined;
   let alpha: number | null = null;
+  let plan: MergePlan | undefined;
+  const vocabPolicy = vocabPolicyFlag(args);
   if (single) {
     ckpt = (await openRole(single)).ckpt;
-    sources = [{ role: 'model', spec: single, revision: ckpt.source.revision }];
-    const spec = decoderSpec(ckpt.config, shapesOf(ckpt), ckpt.source.label);
-    weights = await checkpointWeightsF32(ckpt, spec);
+    opened = [{ role: 'model', spec: single, ckpt }];
   } else {
     alpha = alphaFlag(args);
     const roles = ['sft', 'rl', 'target'] as const;
-    const [sft, rl, target] = await Promise.all(roles.map((r) => openRole(stringFlag(args, r, true))));
-    sources = [sft, rl, target].map((o, i) => ({ role: roles[i], spec: stringFlag(args, roles[i], true), revision: o.ckpt.source.revision }));
+    const specs = roles.map((r) => stringFlag(args, r, true));
+    const [sft, rl, target] = await Promise.all(specs.map((s) => openRole(s)));
+    trio = [
+      { role: 'sft', spec: specs[0], ckpt: sft.ckpt },
+      { role: 'rl', spec: specs[1], ckpt: rl.ckpt },
+      { role: 'target', spec: specs[2], ckpt: target.ckpt },
+    ];
+    opened = [...trio];
     ckpt = target.ckpt;
-    const plan = planMerge({ sft: sft.ckpt, rl: rl.ckpt, target: target.ckpt }, { mode: 'merge', outDtype: 'F32', vocabPolicy: vocabPolicyFlag(args) });
-    decoderSpec(ckpt.config, shapesOf(ckpt), ckpt.source.label); // refuse unsupported models before merging
-    const merger = await mergerFor(args, io);
-    try {
-      weights = await mergedWeightsF32(plan, merger, alpha);
-    } finally {
-      merger.destroy();
-    }
+    plan = planMerge({ sft: sft.ckpt, rl: rl.ckpt, target: target.ckpt }, { mode: 'merge', outDtype: 'F32', vocabPolicy });
   }
+  const sources: RunnableModel['sources'] = opened.map((o) => ({ role: o.role, spec: o.spec, revision: o.ckpt.source.revision }));
+  // Refuses unsupported models before anything is merged or written.
   const spec = decoderSpec(ckpt.config, shapesOf(ckpt), ckpt.source.label);
-  const ort = (await import('onnxruntime-web')) as unknown as Ort;
-  const runtime = new OrtRuntime({ ort, provider: 'wasm' });
-  // One α per command: the weights are baked into the session (the fastest form on the WASM provider).
-  const model = new DecoderModel(runtime, ckpt.config, spec, { kind: 'embedded', arrays: weights });
+
+  let runtime: OrtRuntime;
+  let weightsAt: (a: number | null) => Promise<WeightFeed>;
+  if (provider === 'cpu') {
+    runtime = await nativeRuntime();
+    const weights = new NativeWeights({ spec, log: io.stderr, merger: () => mergerFor(args, io) });
+    weightsAt = (a) => (plan && trio ? weights.merged(trio, plan, vocabPolicy, a!) : weights.checkpoint(opened[0]));
+  } else {
+    runtime = new OrtRuntime({ ort: (await import('onnxruntime-web')) as unknown as Ort, provider: 'wasm' });
+    // The page's fallback: weights baked into the session, one α per session.
+    weightsAt = async (a) => {
+      if (!plan) return { kind: 'embedded', arrays: await checkpointWeightsF32(ckpt, spec) };
+      const merger = await mergerFor(args, io);
+      try {
+        return { kind: 'embedded', arrays: await mergedWeightsF32(plan, merger, a!) };
+      } finally {
+        merger.destroy();
+      }
+    };
+  }
+  let model: DecoderModel;
+  try {
+    model = new DecoderModel(runtime, ckpt.config, spec, await weightsAt(alpha));
+  } catch (e) {
+    await runtime.dispose();
+    throw e;
+  }
   let tok: Promise<StudioTokenizer> | undefined;
   return {
     model,
@@ -65,11 +107,34 @@ export async function openModelForRun(args: ParsedArgs, io: CliIO): Promise<Runn
     tokenizer: () => (tok ??= StudioTokenizer.load(ckpt)),
     sources,
     alpha,
+    provider: describeProvider(provider),
     dispose: async () => {
       await model.dispose();
       await runtime.dispose();
     },
   };
+}
+
+/** STUDIO_ORT_PROVIDER: cpu (onnxruntime-node, the default) or wasm (onnxruntime-web, the page's fallback). */
+export function ortProviderFromEnv(): Extract<OrtProvider, 'cpu' | 'wasm'> {
+  const raw = process.env[ORT_PROVIDER_ENV];
+  if (raw === undefined || raw === '' || raw === 'cpu') return 'cpu';
+  if (raw === 'wasm') return 'wasm';
+  throw new UsageError(`${ORT_PROVIDER_ENV} must be cpu (onnxruntime-node, the default) or wasm (onnxruntime-web), got "${raw}".`);
+}
+
+/** onnxruntime-node's CPU provider, or a message that says what to do when its native binary cannot load. */
+export async function nativeRuntime(): Promise<OrtRuntime> {
+  let ort: Ort;
+  try {
+    ort = (await import('onnxruntime-node')) as unknown as Ort;
+  } catch (e) {
+    throw new StudioError(
+      `onnxruntime-node could not be loaded (${(e as Error).message.split('\n')[0]}); it ships native binaries for Linux, macOS and Windows on x64 and arm64. ` +
+        `Reinstall the dependencies (npm ci), or set ${ORT_PROVIDER_ENV}=wasm to run small models on onnxruntime-web's WASM build.`,
+    );
+  }
+  return new OrtRuntime({ ort, provider: 'cpu' });
 }
 
 function shapesOf(c: Checkpoint): Map<string, number[]> {

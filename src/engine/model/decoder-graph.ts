@@ -58,8 +58,14 @@ export function ropeInverseFrequencies(config: ModelConfig, label: string): Floa
 }
 
 export interface DecoderGraphOptions {
-  /** 'last': logits of the last position only (generation); 'all': every position (forward). */
-  logits: 'all' | 'last';
+  /**
+   * 'last': logits of the last position only (generation); 'all': every position (forward);
+   * 'input': an int64 [1] input `logits_to_keep` gives how many of the last positions get logits,
+   * 0 meaning all (transformers' `logits_to_keep`). One graph for both uses means one session:
+   * the CLI's form on onnxruntime-node, where every session keeps its own packed copy of the
+   * weights (two sessions measured 2× the float32 weights in resident memory, one 1×).
+   */
+  logits: 'all' | 'last' | 'input';
   /** Default float32. */
   compute?: 'float32' | 'float16';
   /**
@@ -67,6 +73,12 @@ export interface DecoderGraphOptions {
    * weights inside", which needs a new session for every α. Used only as a benchmark baseline.
    */
   embedWeights?: Map<string, Float32Array>;
+  /**
+   * Weights as ONNX external data: initializers that point into one data file beside the model
+   * file (`location` relative to it, each tensor's byte range in `tensors`). What the CLI runs on
+   * onnxruntime-node: the model file stays small, the weights are never in a protobuf.
+   */
+  externalWeights?: { location: string; tensors: ReadonlyMap<string, { offset: number; length: number }> };
 }
 
 export type ComputeDtype = 'float32' | 'float16';
@@ -187,7 +199,10 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
   }));
   const w = (name: string) => name;
   for (const t of spec.weights) {
-    if (o.embedWeights) g.initializer(t.name, o.embedWeights.get(t.name)!, t.shape, dt);
+    const at = o.externalWeights?.tensors.get(t.name);
+    if (o.externalWeights && !at) throw new Error(`external weights have no entry for "${t.name}"`);
+    if (at) g.externalInitializer(t.name, t.shape, dt, { location: o.externalWeights!.location, ...at });
+    else if (o.embedWeights) g.initializer(t.name, o.embedWeights.get(t.name)!, t.shape, dt);
     else g.input(t.name, dt, t.shape);
   }
 
@@ -275,6 +290,12 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
     final = g.op('Gather', [final, g.op('Sub', [S, i64([1])])], { axis: 1 }); // [B, 1, H]
     const logits = linear(final, spec.headTensor, undefined, V, [B, i64([1])]);
     g.output(toF32(logits), 'logits', 'float32', ['batch', 1, V]);
+  } else if (o.logits === 'input') {
+    const keep = g.input('logits_to_keep', 'int64', [1]);
+    // Positions [S − keep, S): a start of −0 = 0 keeps them all; Slice clamps keep > S to all.
+    final = g.op('Slice', [final, g.op('Sub', [i64([0]), keep]), i64([2147483647]), i64([1])]); // [B, K, H]
+    const logits = linear(final, spec.headTensor, undefined, V, [B, shapeOf(final, 1, 2)]);
+    g.output(toF32(logits), 'logits', 'float32', ['batch', 'kept_sequence', V]);
   } else {
     g.output(toF32(linear(final, spec.headTensor, undefined, V, [B, S])), 'logits', 'float32', ['batch', 'sequence', V]);
   }

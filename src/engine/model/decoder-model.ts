@@ -37,12 +37,30 @@ export interface GeneratedRow {
  *   the CPU paths use: the CLI (one α per command) and the page's WASM fallback (where a new α
  *   rebuilding the session measured faster than feeding the weights on every run).
  */
-export type WeightFeed = { kind: 'inputs'; tensors: Record<string, OrtTensor> } | { kind: 'embedded'; arrays: Map<string, Float32Array> };
+export type WeightFeed =
+  | { kind: 'inputs'; tensors: Record<string, OrtTensor> }
+  | { kind: 'embedded'; arrays: Map<string, Float32Array> }
+  | { kind: 'external'; files: ExternalModelFiles };
+
+/**
+ * `external` (onnxruntime-node): the weights are ONNX external data in a file on disk
+ * (external-data.ts); the graphs are written beside it and sessions are created from their
+ * paths, so the weights never pass through JS memory or a protobuf. A new file means new sessions.
+ */
+export interface ExternalModelFiles {
+  /** The data file, relative to the graph files. */
+  location: string;
+  /** Each weight's byte range in it. */
+  tensors: ReadonlyMap<string, { offset: number; length: number }>;
+  /** Writes a graph file beside the data (kept when the same bytes are there); returns its path. */
+  writeGraph(name: string, bytes: Uint8Array): Promise<string>;
+}
 
 export class DecoderModel {
   private readonly sessions = new Map<'all' | 'last', Promise<OrtSession>>();
   private weights: Record<string, OrtTensor> = {};
   private embedded?: Map<string, Float32Array>;
+  private external?: ExternalModelFiles;
 
   constructor(
     readonly runtime: OrtRuntime,
@@ -55,17 +73,19 @@ export class DecoderModel {
     this.setWeights(feed);
   }
 
-  /** New weights: `inputs` keep the sessions; `embedded` drops them (rebuilt on the next run). */
+  /** New weights: `inputs` keep the sessions; `embedded` and `external` drop them (rebuilt on the next run). */
   setWeights(feed: WeightFeed): void {
-    const has = feed.kind === 'inputs' ? (n: string) => n in feed.tensors : (n: string) => feed.arrays.has(n);
+    const has = feed.kind === 'inputs' ? (n: string) => n in feed.tensors : feed.kind === 'embedded' ? (n: string) => feed.arrays.has(n) : (n: string) => feed.files.tensors.has(n);
     for (const w of this.spec.weights) if (!has(w.name)) throw new StudioError(`weights for the model are missing "${w.name}".`);
     if (feed.kind === 'inputs') {
       this.weights = feed.tensors;
-      if (this.embedded) this.dropSessions();
+      if (this.embedded || this.external) this.dropSessions();
       this.embedded = undefined;
+      this.external = undefined;
     } else {
       this.weights = {};
-      this.embedded = feed.arrays;
+      this.embedded = feed.kind === 'embedded' ? feed.arrays : undefined;
+      this.external = feed.kind === 'external' ? feed.files : undefined;
       this.dropSessions();
     }
   }
@@ -75,18 +95,32 @@ export class DecoderModel {
     this.sessions.clear();
   }
 
-  private session(mode: 'all' | 'last'): Promise<OrtSession> {
+  /** External weights: one session serves both modes (its graph takes `logits_to_keep`, see decoder-graph.ts). */
+  private session(wanted: 'all' | 'last'): Promise<OrtSession> {
+    const ext = this.external;
+    const mode = ext ? 'all' : wanted;
     let s = this.sessions.get(mode);
     if (!s) {
-      const graph = buildDecoderGraph(this.config, this.spec, { logits: mode, embedWeights: this.embedded, compute: this.compute });
+      const graph = buildDecoderGraph(this.config, this.spec, {
+        logits: ext ? 'input' : mode,
+        embedWeights: this.embedded,
+        externalWeights: ext && { location: ext.location, tensors: ext.tensors },
+        compute: this.compute,
+      });
       const onGpu = this.runtime.o.provider === 'webgpu' ? Array.from({ length: this.spec.numLayers }, (_, l) => [presentName(l, 'key'), presentName(l, 'value')]).flat() : [];
-      s = this.runtime.createSession(graph, onGpu);
+      s = ext ? ext.writeGraph('model.onnx', graph).then((path) => this.runtime.createSession(path)) : this.runtime.createSession(graph, onGpu);
       this.sessions.set(mode, s);
       // A failed creation is not cached: the next run tries again (and dispose() skips it).
       const created = s;
       created.catch(() => this.sessions.get(mode) === created && this.sessions.delete(mode));
     }
     return s;
+  }
+
+  /** The `logits_to_keep` feed of the one external-weights graph: 1 = the last position, 0 = all. */
+  private keep(mode: 'all' | 'last'): Record<string, OrtTensor> {
+    if (!this.external) return {};
+    return { logits_to_keep: new this.runtime.ort.Tensor('int64', BigInt64Array.of(mode === 'last' ? 1n : 0n), [1]) };
   }
 
   /** Builds the session for a logits mode now (so a first generation's timing excludes it). */
@@ -145,7 +179,7 @@ export class DecoderModel {
     this.validate(rows);
     const session = await this.session('all');
     const { feeds, S } = this.prefillFeeds(rows, 0);
-    const out = await session.run({ ...feeds, ...this.weights });
+    const out = await session.run({ ...feeds, ...this.weights, ...this.keep('all') });
     const logits = out.logits;
     const data = (await logits.getData()) as Float32Array;
     for (const [name, t] of Object.entries(out)) if (name !== 'logits') t.dispose();
@@ -170,7 +204,7 @@ export class DecoderModel {
     let previous: Record<string, OrtTensor> | undefined;
     try {
       for (let step = 0; step < o.maxNewTokens; step++) {
-        const result = await session.run({ ...feeds, ...this.weights });
+        const result = await session.run({ ...feeds, ...this.weights, ...this.keep('last') });
         if (previous) for (const t of Object.values(previous)) t.dispose();
         // This step's cache is owned from here on, so an error below still disposes it.
         const presents: Record<string, OrtTensor> = {};
@@ -267,7 +301,7 @@ export class DecoderModel {
       groups.map((g) => g.context),
       0,
     );
-    const last = await (await this.session('last')).run({ ...ctx.feeds, ...this.weights });
+    const last = await (await this.session('last')).run({ ...ctx.feeds, ...this.weights, ...this.keep('last') });
     const lastLogits = (await last.logits.getData()) as Float32Array;
     last.logits.dispose();
     const pasts: { name: string; data: Float32Array | Uint16Array; dims: readonly number[] }[] = [];
@@ -321,7 +355,7 @@ export class DecoderModel {
       feeds[p.name] = new Tensor(this.compute === 'float16' ? 'float16' : 'float32', tiled, [R, KV, P, D]);
     }
     if (G !== pasts[0].dims[0]) throw new Error('context cache batch mismatch');
-    const out = await (await this.session('all')).run({ ...feeds, ...this.weights });
+    const out = await (await this.session('all')).run({ ...feeds, ...this.weights, ...this.keep('all') });
     const logits = (await out.logits.getData()) as Float32Array;
     for (const t of Object.values(out)) t.dispose();
     rows.forEach((r, i) => {

@@ -79,6 +79,26 @@ export class GraphBuilder {
     return name;
   }
 
+  /**
+   * A named initializer whose bytes live in a separate file (ONNX external data: `location`
+   * relative to the model file, `offset`/`length` in bytes), so the model file stays small and no
+   * protobuf limit (2 GB) or in-memory copy applies to the weights.
+   */
+  externalInitializer(name: string, dims: number[], elem: 'float32' | 'float16', at: { location: string; offset: number; length: number }): string {
+    this.initializers.push({
+      name,
+      dataType: ELEM[elem],
+      dims,
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: at.location },
+        { key: 'offset', value: String(at.offset) },
+        { key: 'length', value: String(at.length) },
+      ],
+    });
+    return name;
+  }
+
   /** A small constant baked into the graph (shapes, RoPE frequencies, scalars). */
   constant(t: P.ITensorProto, hint = 'const'): string {
     const name = `${hint}_${this.counter++}`;

@@ -6,17 +6,29 @@ import { StudioError } from '../errors.ts';
  * as onnxruntime-web requires), a run queue per session (runs never overlap), and disposal of
  * sessions and the GPU-resident tensors they produced.
  *
- * The caller injects the build: the page passes `onnxruntime-web/webgpu` (native WebGPU EP) and
- * its own GPUDevice, so merged weights in that device's buffers are fed without a copy; Node
- * passes `onnxruntime-web` (its Node build runs the WASM EP on the CPU).
+ * The caller injects the build and names its provider:
+ * - `webgpu`: the page passes `onnxruntime-web/webgpu` (native WebGPU EP) and its own GPUDevice,
+ *   so merged weights in that device's buffers are fed without a copy;
+ * - `wasm`: `onnxruntime-web` on the CPU (the page without WebGPU; in Node only on request,
+ *   see cli/model-flags.ts) — a 4 GB heap, so real models do not fit;
+ * - `cpu`: `onnxruntime-node`, native onnxruntime's CPU EP (the CLI): native memory, and models
+ *   created from a file path, so weights can be ONNX external data beside it.
+ * onnxruntime-node and onnxruntime-web each register their backends with their own copy of
+ * onnxruntime-common, so a session is always created through the namespace it was given.
  */
 
 export type Ort = typeof OrtNamespace;
+export type OrtProvider = 'webgpu' | 'wasm' | 'cpu';
+
+/** What ran, in words, for results files and benchmarks. */
+export function describeProvider(p: OrtProvider): string {
+  return p === 'cpu' ? 'onnxruntime-node (cpu)' : `onnxruntime-web (${p})`;
+}
 export type OrtTensor = OrtNamespace.Tensor;
 
 export interface RuntimeOptions {
   ort: Ort;
-  provider: 'webgpu' | 'wasm';
+  provider: OrtProvider;
   /** Required for 'webgpu': the device the merge kernels wrote the weights on. */
   device?: GPUDevice;
 }
@@ -40,12 +52,15 @@ export class OrtRuntime {
     return this.o.ort;
   }
 
-  /** Creates a session from graph bytes; sessions are created strictly one after another. */
-  async createSession(graph: Uint8Array, outputsOnGpu: string[] = []): Promise<OrtSession> {
+  /**
+   * Creates a session from graph bytes, or (onnxruntime-node) from a model file whose external
+   * data lies beside it; sessions are created strictly one after another.
+   */
+  async createSession(graph: Uint8Array | string, outputsOnGpu: string[] = []): Promise<OrtSession> {
     const make = async () => {
       const { ort, provider, device } = this.o;
       const options: OrtNamespace.InferenceSession.SessionOptions = {
-        executionProviders: provider === 'webgpu' ? [{ name: 'webgpu', device } as unknown as OrtNamespace.InferenceSession.ExecutionProviderConfig] : ['wasm'],
+        executionProviders: provider === 'webgpu' ? [{ name: 'webgpu', device } as unknown as OrtNamespace.InferenceSession.ExecutionProviderConfig] : [provider],
         graphOptimizationLevel: 'all',
         // Each session's native logger defaults to warnings, and the WASM build prints them with
         // console.error: VerifyEachNodeIsAssignedToAnEp ("shape ops assigned to the CPU", by design)
@@ -55,8 +70,9 @@ export class OrtRuntime {
           ? { preferredOutputLocation: Object.fromEntries(outputsOnGpu.map((n) => [n, 'gpu-buffer' as const])) }
           : {}),
       };
+      if (typeof graph === 'string' && provider !== 'cpu') throw new Error(`a model file path needs the cpu provider (onnxruntime-node), not ${provider}`);
       try {
-        return new OrtSession(this, await ort.InferenceSession.create(graph, options));
+        return new OrtSession(this, await (typeof graph === 'string' ? ort.InferenceSession.create(graph, options) : ort.InferenceSession.create(graph, options)));
       } catch (e) {
         throw new StudioError(`onnxruntime could not create the model session (${provider}): ${(e as Error).message}`);
       }

@@ -48,8 +48,20 @@ function hostArraySink(arrays: Map<string, Float32Array>): MergeSink {
 
 /** The spec's weights as stored in one checkpoint, each checked against what the model needs. */
 export async function checkpointWeightsF32(ckpt: Checkpoint, spec: DecoderSpec, signal?: AbortSignal): Promise<Map<string, Float32Array>> {
+  const tensors = checkpointTensors(ckpt, spec);
+  const arrays = new Map(tensors.map((t) => [t.name, new Float32Array(t.elements)]));
+  // Nothing is merged: only the kept (copied) parts run, cast to float32.
+  await executeMerge({ tensors, chunkElements: CPU_CHUNK_ELEMENTS, compute: 'merge', alpha: 0, parts: { merged: false, kept: true }, outDtype: () => 'F32', castKept: false, sink: hostArraySink(arrays), signal });
+  return arrays;
+}
+
+/**
+ * The spec's weights in one checkpoint as float32 tensors the merge executor copies (kept parts
+ * only, nothing merged), each checked against what the model needs: for any sink.
+ */
+export function checkpointTensors(ckpt: Checkpoint, spec: DecoderSpec): PlannedTensor[] {
   const label = ckpt.source.label;
-  const tensors: PlannedTensor[] = spec.weights.map((w) => {
+  return spec.weights.map((w) => {
     const t = ckpt.tensors.get(w.name);
     if (!t) {
       throw new WeightsMismatchError(label, w.name, `is not in the checkpoint's weights, but the model needs it; check that config.json belongs to these safetensors files.`);
@@ -65,10 +77,6 @@ export async function checkpointWeightsF32(ckpt: Checkpoint, spec: DecoderSpec, 
     const elements = count(w.shape);
     return { name: w.name, shape: w.shape, dtype: 'F32', elements, byteLength: elements * 4, target: { ckpt, name: w.name, dtype: t.dtype, shape: t.shape }, mergedElements: 0 };
   });
-  const arrays = new Map(tensors.map((t) => [t.name, new Float32Array(t.elements)]));
-  // Nothing is merged: only the kept (copied) parts run, cast to float32.
-  await executeMerge({ tensors, chunkElements: CPU_CHUNK_ELEMENTS, compute: 'merge', alpha: 0, parts: { merged: false, kept: true }, outDtype: () => 'F32', castKept: false, sink: hostArraySink(arrays), signal });
-  return arrays;
 }
 
 /** θ(α) in float32 for every planned tensor, whatever output dtype the plan names. */

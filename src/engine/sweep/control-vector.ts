@@ -37,7 +37,7 @@ export function streamSeed(seed: number, tensor: string): number {
 }
 
 /** Standard normal draws (Box–Muller) from mulberry32: the same numbers in every JavaScript engine. */
-function gaussian(seed: number): () => number {
+export function gaussian(seed: number): () => number {
   let a = seed >>> 0;
   const uniform = () => {
     a = (a + 0x6d2b79f5) | 0;
