@@ -29,12 +29,14 @@ export interface TensorRef {
   name: string;
   dtype: SupportedDtype;
   shape: number[];
+  /** Elements of the stored tensor before this ref's first one: a row block of a split tensor (resident-merge.ts). */
+  offset?: number;
 }
 
 /** Elements [start, start + count) of a planned input tensor: one ranged read. */
 export function readElements(r: TensorRef, start: number, count: number): Promise<Uint8Array> {
   const size = dtypeByteSize(r.dtype)!;
-  return r.ckpt.readTensorBytes(r.name, start * size, count * size);
+  return r.ckpt.readTensorBytes(r.name, ((r.offset ?? 0) + start) * size, count * size);
 }
 
 export interface PlannedTensor {

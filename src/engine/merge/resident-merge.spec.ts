@@ -44,11 +44,44 @@ describe('planResidency', () => {
     expect(r.explanation).toMatch(/need 14\.\d GiB, more than the 8\.0 GiB GPU budget: only θ\(α\) \(5\.\d GiB\) stays on the GPU/);
   });
 
-  it('refuses when not even θ(α) fits, or one tensor exceeds the per-buffer limit, naming it', () => {
+  it('refuses when not even θ(α) fits, naming the budget', () => {
     expect(() => planResidency(qwen15, { maxBufferSize: 4 * GiB }, { budgetBytes: 2 * GiB })).toThrow(/needs 5\.\d GiB of GPU memory as F32, more than the 2\.0 GiB budget/);
-    expect(() => planResidency(qwen15, { maxBufferSize: 256 * 1024 ** 2 }, { budgetBytes: 64 * GiB })).toThrow(
-      /model\.embed_tokens\.weight needs a 890\.\d MiB GPU buffer but this device allows at most 256\.0 MiB per buffer/,
-    );
+  });
+
+  it('a tensor larger than one buffer may be is split into row blocks, not refused; the bytes stay the same', () => {
+    const embed = (rows: number, cols: number) => ({ name: 'model.embed_tokens.weight', shape: [rows, cols], elements: rows * cols, mergedElements: rows * cols, target: { dtype: 'BF16' as const } });
+    // WebGPU's defaults: 128 MiB per binding. v and θ(α) in f32 make the blocks' widest buffer 4 bytes per element.
+    const r = planResidency({ tensors: [embed(151936, 1536)] }, { maxBufferSize: 256 * 1024 ** 2, maxStorageBufferBindingSize: 128 * 1024 ** 2 }, { budgetBytes: 64 * GiB });
+    expect(r.maxBufferBytes).toBe(128 * 1024 ** 2);
+    expect(r.split).toHaveLength(1);
+    const blocks = r.split[0].blocks;
+    expect(blocks.length).toBe(7); // 890 MiB / 128 MiB → 7 blocks: six of 21,706 rows, the last 21,700
+    expect(blocks.map((b) => b.rows)).toEqual([21706, 21706, 21706, 21706, 21706, 21706, 21700]);
+    expect(blocks.reduce((a, b) => a + b.rows, 0)).toBe(151936);
+    expect(Math.max(...blocks.map((b) => b.rows * 1536 * 4))).toBe(r.largestBufferBytes);
+    expect(r.largestBufferBytes).toBeLessThanOrEqual(128 * 1024 ** 2);
+    const whole = planResidency({ tensors: [embed(151936, 1536)] }, { maxBufferSize: 4 * GiB }, { budgetBytes: 64 * GiB });
+    expect(whole.split).toEqual([]);
+    // Same buffers, cut differently; staging (three 16M-element chunks) is the same too.
+    expect(r.bytes).toBe(whole.bytes);
+    expect(r.explanation).toContain('model.embed_tokens.weight ×7');
+    // A row wider than a buffer cannot be split: named.
+    expect(() => planResidency({ tensors: [embed(2, 40 * 1024 ** 2)] }, { maxBufferSize: 128 * 1024 ** 2 }, {})).toThrow(/model\.embed_tokens\.weight: one row of shape \[2, 41943040\] is 160\.0 MiB/);
+  });
+
+  it('v in the first preferred dtype that fits: F32 when it fits, else F16 (6 + 2 bytes per parameter), else streaming', () => {
+    const prefs = { vectorDtype: ['F32', 'F16'] as const, outDtype: 'F32' as const };
+    expect(planResidency(qwen15, { maxBufferSize: 4 * GiB }, { ...prefs, budgetBytes: 16 * GiB })).toMatchObject({ strategy: 'resident', vectorDtype: 'F32' });
+    const f16 = planResidency(qwen15, { maxBufferSize: 4 * GiB }, { ...prefs, budgetBytes: 12 * GiB });
+    expect(f16).toMatchObject({ strategy: 'resident', vectorDtype: 'F16', bytes: params * 8 + STAGING });
+    expect(f16.explanation).toMatch(/^target, v in f16 \(θ\(α\) within f16 rounding of α·v\) and θ\(α\) in f32 stay on the GPU \(11\.\d GiB\)/);
+    const s = planResidency(qwen15, { maxBufferSize: 4 * GiB }, { ...prefs, budgetBytes: 8 * GiB });
+    expect(s).toMatchObject({ strategy: 'streaming', vectorDtype: null });
+    // The message names the smallest resident layout it tried (v in f16), not the f32 one.
+    expect(s.explanation).toMatch(/^target \+ v \+ θ\(α\) need 11\.\d GiB, more than the 8\.0 GiB GPU budget/);
+    // A new α: the resident pass reads target (bf16) and v and writes θ(α); streaming reads three bf16 checkpoints.
+    expect(f16.alphaGpuBytes).toBe(params * (2 + 2 + 4));
+    expect(s.alphaReadBytes).toBe(params * 3 * 2);
   });
 
   it('kept tensors (nothing merged) hold only their output; staging is sized by the largest tensor, not 16M elements', () => {

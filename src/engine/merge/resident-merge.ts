@@ -1,4 +1,5 @@
 import { StudioError, formatBytes } from '../errors.ts';
+import { rowBlockName, type RowBlock } from '../gpu/buffer-limits.ts';
 import { writeBufferPadded } from '../gpu/write-buffer.ts';
 import { dtypeByteSize, type SupportedDtype } from '../safetensors/dtypes.ts';
 import { chunkLabel, chunksOf, type Chunk } from './chunks.ts';
@@ -6,13 +7,16 @@ import { submitGpu, watchDevice } from './gpu-dispatch.ts';
 import { GpuTensorMerger } from './gpu-tensor-merger.ts';
 import { executeMerge, MergeCancelledError } from './merge-executor.ts';
 import type { MergePlan, PlannedTensor } from './merge-plan.ts';
+import { planResidency, stagingChunk, type ResidencyOptions, type ResidencyPlan, type VectorDtype } from './plan-residency.ts';
 import { encodeMerge, MERGE_PARAMS_BYTES } from './task-vector-kernel.ts';
 
 /**
  * θ(α) kept on the GPU for α exploration: one output buffer per tensor (what onnxruntime-web
- * takes as a weight input), refreshed for a new α by kernel passes only.
+ * takes as a weight input), refreshed for a new α by kernel passes only. A tensor larger than one
+ * buffer may be on this device is held as row blocks, one buffer each, merged like separate
+ * tensors (their reads offset into the stored tensor): the graph takes each block as an input.
  *
- * Two strategies, picked by `planResidency` from what fits:
+ * Two strategies, picked by `planResidency` (plan-residency.ts) from what fits:
  * - `resident`: the target and v = θ_RL − θ_SFT stay in GPU buffers next to the output; a new α
  *   is one pass of shaders/task-vector-merge.wgsl (mode 2) over them — no reads at all.
  * - `streaming` (the fallback when target + v do not fit the budget): only the output stays;
@@ -26,82 +30,40 @@ import { encodeMerge, MERGE_PARAMS_BYTES } from './task-vector-kernel.ts';
  * submits through the same dispatch helper (gpu-dispatch.ts), which types every GPU failure.
  */
 
-export type ResidencyStrategy = 'resident' | 'streaming';
-
-export interface ResidencyOptions {
-  /** Output dtype of the resident weights: F32 (default), or F16 where the ORT graph computes in f16. */
-  outDtype?: 'F32' | 'F16';
-  /** v is kept in F32 (exact, default) or F16 (half the memory; merges within f16 rounding of v). */
-  vectorDtype?: 'F32' | 'F16';
-  /** GPU memory the studio may use for weights. WebGPU cannot report free memory, so the user sets it. */
-  budgetBytes?: number;
-}
-
-export const DEFAULT_RESIDENT_BUDGET = 4 * 1024 ** 3;
-
-export interface ResidencyPlan {
-  strategy: ResidencyStrategy;
-  /** Bytes of GPU buffers the strategy allocates (excluding small staging). */
-  bytes: number;
-  /** What the resident strategy would need (for the message). */
-  residentBytes: number;
-  outputBytes: number;
-  /** A sentence for the UI / CLI. */
-  explanation: string;
-}
+export { DEFAULT_RESIDENT_BUDGET, planResidency } from './plan-residency.ts';
+export type { ResidencyOptions, ResidencyPlan, ResidencyStrategy, ResidencyTensor, VectorDtype } from './plan-residency.ts';
 
 const pad4 = (n: number) => Math.ceil(n / 4) * 4;
 const size = (d: SupportedDtype) => dtypeByteSize(d)!;
 
-/** Decides resident vs streaming; throws when even the outputs alone cannot be held. */
-export function planResidency(plan: MergePlan, limits: { maxBufferSize: number; maxStorageBufferBindingSize?: number }, o: ResidencyOptions = {}): ResidencyPlan {
-  const out = o.outDtype ?? 'F32';
-  const vec = o.vectorDtype ?? 'F32';
-  const budget = o.budgetBytes ?? DEFAULT_RESIDENT_BUDGET;
-  let outputBytes = 0;
-  let residentBytes = 0;
-  let biggest: PlannedTensor | undefined;
-  for (const t of plan.tensors) {
-    const ob = pad4(t.elements * size(out));
-    outputBytes += ob;
-    // The target is kept only where α·v lands: kept elements are already final in θ(α).
-    residentBytes += ob + (t.mergedElements ? pad4(t.mergedElements * size(t.target!.dtype)) + pad4(t.mergedElements * size(vec)) : 0);
-    if (!biggest || t.elements > biggest.elements) biggest = t;
-  }
-  // Three staging buffers of one chunk each (f32-sized: the merger's target, sft and rl inputs) come on top, in both strategies.
-  const staging = 3 * 4 * stagingChunk(limits, biggest?.elements ?? 0);
-  outputBytes += staging;
-  residentBytes += staging;
-  const biggestBytes = biggest ? biggest.elements * 4 : 0;
-  if (biggest && biggestBytes > limits.maxBufferSize) {
-    throw new StudioError(
-      `${biggest.name} needs a ${formatBytes(biggestBytes)} GPU buffer but this device allows at most ${formatBytes(limits.maxBufferSize)} per buffer; the merged model cannot be held on this GPU.`,
-    );
-  }
-  if (residentBytes <= budget) {
-    return { strategy: 'resident', bytes: residentBytes, residentBytes, outputBytes, explanation: `target, v and θ(α) stay on the GPU (${formatBytes(residentBytes)}): a new α is one kernel pass.` };
-  }
-  if (outputBytes <= budget) {
-    return {
-      strategy: 'streaming',
-      bytes: outputBytes,
-      residentBytes,
-      outputBytes,
-      explanation: `target + v + θ(α) need ${formatBytes(residentBytes)}, more than the ${formatBytes(budget)} GPU budget: only θ(α) (${formatBytes(outputBytes)}) stays on the GPU and each new α re-reads the checkpoints (from the download cache once the weights are downloaded, else over the network).`,
-    };
-  }
-  throw new StudioError(`The merged model needs ${formatBytes(outputBytes)} of GPU memory as ${out}, more than the ${formatBytes(budget)} budget; raise the budget if the GPU has the memory, or use a smaller model.`);
-}
-
 /**
- * Chunk length in elements: within the binding and buffer limits, at most 16M, no longer than the
- * largest tensor needs, and a multiple of 128 so every chunk of a 16-bit range starts 256-byte
- * aligned (storage-binding offsets must be).
+ * The planned tensors as the buffers hold them: a split tensor becomes one tensor per row block,
+ * named as the graph input of that block (rowBlockName), reading its rows of the stored tensors
+ * (TensorRef.offset) and merged where its rows are. The merge executor walks these like any other.
  */
-function stagingChunk(limits: { maxBufferSize: number; maxStorageBufferBindingSize?: number }, largestElements: number): number {
-  const bytes = Math.min(limits.maxStorageBufferBindingSize ?? 1024 ** 3, limits.maxBufferSize);
-  const cap = Math.min(16 * 1024 * 1024, Math.floor(bytes / 4), Math.ceil(largestElements / 128) * 128);
-  return Math.max(128, cap - (cap % 128));
+function blockTensors(tensors: readonly PlannedTensor[], split: ResidencyPlan['split']): PlannedTensor[] {
+  const byName = new Map(split.map((s) => [s.name, s.blocks]));
+  return tensors.flatMap((t) => {
+    const blocks = byName.get(t.name);
+    if (!blocks) return [t];
+    const rowElements = t.shape.slice(1).reduce((a, b) => a * b, 1);
+    const at = <R extends PlannedTensor['target']>(r: R, startElement: number): R => (r ? { ...r, offset: (r.offset ?? 0) + startElement } : r);
+    return blocks.map((b, i) => {
+      const elements = b.rows * rowElements;
+      const start = b.start * rowElements;
+      return {
+        ...t,
+        name: rowBlockName(t.name, i),
+        shape: [b.rows, ...t.shape.slice(1)],
+        elements,
+        byteLength: elements * size(t.dtype),
+        target: at(t.target, start),
+        sft: at(t.sft, start),
+        rl: at(t.rl, start),
+        mergedElements: Math.max(0, Math.min(elements, t.mergedElements - start)),
+      };
+    });
+  });
 }
 
 /** Resident passes submitted per command buffer: one never grows without bound on huge models. */
@@ -122,9 +84,11 @@ export class ResidentMerge {
     private readonly device: GPUDevice,
     readonly plan: MergePlan,
     readonly residency: ResidencyPlan,
+    /** The plan's tensors as held: split ones as their row blocks. */
+    private readonly tensors: PlannedTensor[],
     private readonly slots: Slot[],
     private readonly outDtype: 'F32' | 'F16',
-    private readonly vectorDtype: 'F32' | 'F16',
+    private readonly vectorDtype: VectorDtype,
     private readonly merger: GpuTensorMerger,
     private readonly pass: { counters: GPUBuffer; counts: GPUBuffer; unusedSft: GPUBuffer },
   ) {}
@@ -132,15 +96,16 @@ export class ResidentMerge {
   /** Allocates the buffers and fills them: kept elements of θ(α), and for `resident` target and v (one pass over the inputs). */
   static async create(device: GPUDevice, plan: MergePlan, o: ResidencyOptions = {}, onProgress?: (done: number, total: number) => void): Promise<ResidentMerge> {
     const residency = planResidency(plan, device.limits, o);
-    const outDtype = o.outDtype ?? 'F32';
-    const odd = plan.tensors.find((t) => t.mergedElements % 2 === 1 && t.mergedElements < t.elements);
-    if (odd && (outDtype === 'F16' || o.vectorDtype === 'F16')) {
+    const outDtype = residency.outDtype;
+    const vectorDtype = residency.vectorDtype ?? 'F32';
+    const tensors = blockTensors(plan.tensors, residency.split);
+    const odd = tensors.find((t) => t.mergedElements % 2 === 1 && t.mergedElements < t.elements);
+    if (odd && (outDtype === 'F16' || (residency.strategy === 'resident' && vectorDtype !== 'F32'))) {
       // A 16-bit word would straddle merged and kept elements; never seen in real models (even hidden sizes).
       throw new StudioError(`${odd.name}: an odd number of merged elements (${odd.mergedElements}) cannot be kept resident in a 16-bit dtype; use F32.`);
     }
-    const vectorDtype = o.vectorDtype ?? 'F32';
     watchDevice(device);
-    const chunk = stagingChunk(device.limits, Math.max(0, ...plan.tensors.map((t) => t.elements)));
+    const chunk = stagingChunk({ maxBufferSize: residency.maxBufferBytes }, Math.max(0, ...tensors.map((t) => t.elements)));
     const S = GPUBufferUsage;
     const mk = (label: string, bytes: number, usage: number) => device.createBuffer({ label, size: Math.max(4, pad4(bytes)), usage });
     device.pushErrorScope('out-of-memory');
@@ -150,7 +115,7 @@ export class ResidentMerge {
       // The kernel binds an sft buffer in every mode; the resident entry point never reads it.
       unusedSft: mk('resident pass: sft unused', 16, S.STORAGE),
     };
-    const slots: Slot[] = plan.tensors.map((t) => ({
+    const slots: Slot[] = tensors.map((t) => ({
       tensor: t,
       out: mk(`θ(α) ${t.name}`, t.elements * size(outDtype), S.STORAGE | S.COPY_SRC | S.COPY_DST),
       ...(residency.strategy === 'resident' && t.mergedElements
@@ -162,7 +127,7 @@ export class ResidentMerge {
     }));
     // One staging set (not the merger's default two): the budget above counts three chunk buffers.
     const merger = new GpuTensorMerger(device, chunk, { slots: 1 });
-    const rm = new ResidentMerge(device, plan, residency, slots, outDtype, vectorDtype, merger, pass);
+    const rm = new ResidentMerge(device, plan, residency, tensors, slots, outDtype, vectorDtype, merger, pass);
     const oom = await device.popErrorScope();
     if (oom) {
       rm.destroy();
@@ -179,9 +144,18 @@ export class ResidentMerge {
     return rm;
   }
 
-  /** The weight buffers, by tensor name, for onnxruntime-web (`Tensor.fromGpuBuffer`). */
+  /**
+   * The weight buffers for onnxruntime-web (`Tensor.fromGpuBuffer`), by tensor name, or for a
+   * split tensor by the name of each row block (rowBlockName): the graph's weight inputs once
+   * the spec is split with `blocksOf` (decoder-graph.ts splitWeights).
+   */
   get outputs(): Map<string, { buffer: GPUBuffer; dtype: 'F32' | 'F16'; shape: number[] }> {
     return new Map(this.slots.map((s) => [s.tensor.name, { buffer: s.out, dtype: this.outDtype, shape: s.tensor.shape }]));
+  }
+
+  /** The row blocks a tensor is held as, or undefined when it is one buffer. */
+  blocksOf(name: string): RowBlock[] | undefined {
+    return this.residency.split.find((s) => s.name === name)?.blocks;
   }
 
   private upload(buf: GPUBuffer, offset: number, bytes: Uint8Array) {
@@ -196,7 +170,7 @@ export class ResidentMerge {
   private async fill(onProgress?: (done: number, total: number) => void) {
     const resident = this.residency.strategy === 'resident';
     await executeMerge({
-      tensors: this.plan.tensors,
+      tensors: this.tensors,
       merger: this.merger,
       compute: 'vector',
       alpha: 1,
@@ -227,7 +201,7 @@ export class ResidentMerge {
     let nan = 0;
     let inf = 0;
     if (this.residency.strategy === 'resident') {
-      const chunks = [...chunksOf(this.plan.tensors, this.merger.chunkElements, { merged: true, kept: false })];
+      const chunks = [...chunksOf(this.tensors, this.merger.chunkElements, { merged: true, kept: false })];
       for (let i = 0; i < chunks.length; i += PASSES_PER_SUBMIT) {
         if (signal?.aborted) throw new MergeCancelledError();
         const r = await this.residentPass(chunks.slice(i, i + PASSES_PER_SUBMIT), alpha);
@@ -236,7 +210,7 @@ export class ResidentMerge {
       }
     } else {
       const report = await executeMerge({
-        tensors: this.plan.tensors,
+        tensors: this.tensors,
         merger: this.merger,
         compute: 'merge',
         alpha,
@@ -298,7 +272,7 @@ export class ResidentMerge {
     );
   }
 
-  /** One output tensor's bytes (tests, exports); a copy through a mapped buffer. */
+  /** One output tensor's (or row block's) bytes (tests, exports); a copy through a mapped buffer. */
   async readOutput(name: string): Promise<Uint8Array> {
     const s = this.slots.find((x) => x.tensor.name === name);
     if (!s) throw new StudioError(`no resident tensor "${name}"`);

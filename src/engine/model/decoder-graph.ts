@@ -1,5 +1,6 @@
 import type { ModelConfig } from '../checkpoint/model-config.ts';
 import { StudioError } from '../errors.ts';
+import { rowBlockName, type RowBlock } from '../gpu/buffer-limits.ts';
 import { float, GraphBuilder, type Elem } from './onnx-builder.ts';
 
 /**
@@ -96,8 +97,12 @@ export interface DecoderSpec {
   headTensor: string;
   /** Longest prompt + generation: max_position_embeddings, or the sliding window when one applies. */
   maxSequence: number;
-  /** Every weight the graph takes as an input, with the shape it must have. */
-  weights: { name: string; shape: number[] }[];
+  /**
+   * Every weight the graph takes as an input, with the shape it must have. `blocks`: the weight
+   * arrives as row blocks, one input each (see splitWeights), because one buffer would exceed what
+   * the GPU allows.
+   */
+  weights: { name: string; shape: number[]; blocks?: RowBlock[] }[];
   inverseFrequencies: Float32Array;
 }
 
@@ -173,6 +178,45 @@ export function decoderSpec(config: ModelConfig, shapes: Map<string, number[]>, 
   return { maxSequence, numLayers: L, numHeads: NH, numKvHeads: KV, headDim: D, hiddenSize: H, vocabSize: V, qkvBias, qkNorm, headTensor, weights, inverseFrequencies: inv };
 }
 
+/**
+ * The spec with oversize weights taken as row blocks: `blocksOf` gives a weight's blocks (from the
+ * merge's layout, gpu/buffer-limits.ts), one block or none meaning whole. A split embedding is
+ * looked up block by block (each id lands in exactly one block; the others contribute exact
+ * zeros); a split linear weight (the tied or untied head, a large MLP matrix) is one Gemm per
+ * block with the outputs concatenated, so logits are the unsplit ones, block by block.
+ */
+export function splitWeights(spec: DecoderSpec, blocksOf: (name: string, shape: number[]) => RowBlock[] | undefined): DecoderSpec {
+  return {
+    ...spec,
+    weights: spec.weights.map((w) => {
+      const blocks = blocksOf(w.name, w.shape);
+      if (!blocks || blocks.length < 2) return { name: w.name, shape: w.shape };
+      if (w.shape.length !== 2 || blocks.reduce((a, b) => a + b.rows, 0) !== w.shape[0]) throw new Error(`row blocks of ${w.name} do not cover its ${w.shape[0]} rows`);
+      return { ...w, blocks };
+    }),
+  };
+}
+
+/** A graph input that carries weights: a whole tensor, or one row block of it. */
+export interface WeightInput {
+  /** The graph input name: the tensor's own name, or its block's (rowBlockName). */
+  name: string;
+  shape: number[];
+  tensor: string;
+  /** Rows [start, start + rows) of the tensor. */
+  start: number;
+  rows: number;
+}
+
+/** The weight inputs of a spec, in order: what a weight feed must provide. */
+export function weightInputs(spec: DecoderSpec): WeightInput[] {
+  return spec.weights.flatMap((w) =>
+    w.blocks
+      ? w.blocks.map((b, i) => ({ name: rowBlockName(w.name, i), shape: [b.rows, ...w.shape.slice(1)], tensor: w.name, start: b.start, rows: b.rows }))
+      : [{ name: w.name, shape: w.shape, tensor: w.name, start: 0, rows: w.shape[0] ?? 1 }],
+  );
+}
+
 export function pastName(layer: number, kind: 'key' | 'value') {
   return `past_key_values.${layer}.${kind}`;
 }
@@ -198,7 +242,19 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
     value: g.input(pastName(l, 'value'), dt, ['batch', KV, 'past_sequence', D]),
   }));
   const w = (name: string) => name;
+  // Split weights (splitWeights): one input per row block, or, embedded, one initializer per slice.
+  const blockInputs = new Map<string, WeightInput[]>();
+  for (const i of weightInputs(spec)) if (i.name !== i.tensor) blockInputs.set(i.tensor, [...(blockInputs.get(i.tensor) ?? []), i]);
+  for (const [tensor, blocks] of blockInputs) {
+    if (o.externalWeights) throw new Error(`${tensor}: split weights cannot be external data`);
+    for (const b of blocks) {
+      const cols = b.shape.slice(1).reduce((a, x) => a * x, 1);
+      if (o.embedWeights) g.initializer(b.name, o.embedWeights.get(tensor)!.subarray(b.start * cols, (b.start + b.rows) * cols), b.shape, dt);
+      else g.input(b.name, dt, b.shape);
+    }
+  }
   for (const t of spec.weights) {
+    if (t.blocks) continue;
     const at = o.externalWeights?.tensors.get(t.name);
     if (o.externalWeights && !at) throw new Error(`external weights have no entry for "${t.name}"`);
     if (at) g.externalInitializer(t.name, t.shape, dt, { location: o.externalWeights!.location, ...at });
@@ -218,6 +274,12 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
   /** x [..., K] @ W[N, K]^T (+ b): Gemm on the flattened rows, no weight transpose materialised. */
   const linear = (x: string, weight: string, bias: string | undefined, outFeatures: number, rows: string[]) => {
     const flat = g.op('Reshape', [x, cat(i64([-1]), shapeOf(x, -1, 2147483647))]);
+    const blocks = blockInputs.get(weight);
+    if (blocks) {
+      // Row blocks of W are column blocks of the output: one Gemm each, concatenated in order.
+      const y = g.op('Concat', blocks.map((b) => g.op('Gemm', [flat, b.name], { transB: 1 })), { axis: 1 });
+      return g.op('Reshape', [bias ? g.op('Add', [y, w(bias)]) : y, cat(...rows, i64([outFeatures]))]);
+    }
     const y = g.op('Gemm', bias ? [flat, w(weight), w(bias)] : [flat, w(weight)], { transB: 1 });
     return g.op('Reshape', [y, cat(...rows, i64([outFeatures]))]);
   };
@@ -248,7 +310,20 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
   const maskBias = g.op('Where', [visible, g.f32(0), g.f32(-3.4028234663852886e38)]);
   const scale = c(1 / Math.sqrt(D));
 
-  let h = g.op('Gather', [w('model.embed_tokens.weight'), ids], { axis: 0 }); // [B, S, H]
+  /** Embedding rows of `ids`; from a split embedding, each block looks up the ids it holds and gives exact zeros for the rest. */
+  const embed = (weight: string) => {
+    const blocks = blockInputs.get(weight);
+    if (!blocks) return g.op('Gather', [w(weight), ids], { axis: 0 });
+    const zero = c(0);
+    const parts = blocks.map((b) => {
+      const local = g.op('Sub', [ids, i64(b.start)]);
+      const inside = g.op('And', [g.op('GreaterOrEqual', [local, i64(0)]), g.op('Less', [local, i64(b.rows)])]);
+      const rows = g.op('Gather', [b.name, g.op('Where', [inside, local, i64(0)])], { axis: 0 });
+      return g.op('Where', [g.op('Unsqueeze', [inside, i64([-1])]), rows, zero]);
+    });
+    return parts.reduce((a, b) => g.op('Add', [a, b]));
+  };
+  let h = embed('model.embed_tokens.weight'); // [B, S, H]
   for (let l = 0; l < L; l++) {
     const p = `model.layers.${l}`;
     const x = rmsNorm(h, `${p}.input_layernorm.weight`);

@@ -1,6 +1,6 @@
 import type { ModelConfig } from '../checkpoint/model-config.ts';
 import { StudioError } from '../errors.ts';
-import { buildDecoderGraph, pastName, presentName, type ComputeDtype, type DecoderSpec } from './decoder-graph.ts';
+import { buildDecoderGraph, pastName, presentName, weightInputs, type ComputeDtype, type DecoderSpec } from './decoder-graph.ts';
 import type { OrtRuntime, OrtSession, OrtTensor } from './ort-runtime.ts';
 import { pickToken, seededRandom, type SamplingOptions } from './sampling.ts';
 
@@ -76,7 +76,9 @@ export class DecoderModel {
   /** New weights: `inputs` keep the sessions; `embedded` and `external` drop them (rebuilt on the next run). */
   setWeights(feed: WeightFeed): void {
     const has = feed.kind === 'inputs' ? (n: string) => n in feed.tensors : feed.kind === 'embedded' ? (n: string) => feed.arrays.has(n) : (n: string) => feed.files.tensors.has(n);
-    for (const w of this.spec.weights) if (!has(w.name)) throw new StudioError(`weights for the model are missing "${w.name}".`);
+    // Fed inputs follow the graph's inputs (a split weight is fed block by block); arrays are whole tensors.
+    const names = feed.kind === 'inputs' ? weightInputs(this.spec).map((i) => i.name) : this.spec.weights.map((w) => w.name);
+    for (const n of names) if (!has(n)) throw new StudioError(`weights for the model are missing "${n}".`);
     if (feed.kind === 'inputs') {
       this.weights = feed.tensors;
       if (this.embedded || this.external) this.dropSessions();

@@ -1,8 +1,8 @@
 import type { Checkpoint } from '../checkpoint/open-checkpoint.ts';
 import { CpuTensorMerger } from '../merge/cpu-tensor-merger.ts';
 import { planMerge, type MergePlan, type VocabPolicy } from '../merge/merge-plan.ts';
-import { ResidentMerge, type ResidencyOptions } from '../merge/resident-merge.ts';
-import { decoderSpec, type ComputeDtype, type DecoderSpec } from './decoder-graph.ts';
+import { ResidentMerge, type ResidencyOptions, type ResidencyPlan } from '../merge/resident-merge.ts';
+import { decoderSpec, splitWeights, weightInputs, type ComputeDtype, type DecoderSpec } from './decoder-graph.ts';
 import { DecoderModel, type GenerateOptions, type GeneratedRow, type WeightFeed } from './decoder-model.ts';
 import { OrtRuntime, type Ort } from './ort-runtime.ts';
 import { StudioTokenizer } from './tokenizer.ts';
@@ -58,9 +58,14 @@ export class LiveModel {
     return this.resident?.residency.explanation;
   }
 
+  /** What stays on the GPU (dtypes, bytes, row blocks), when the model runs there. */
+  get residency(): ResidencyPlan | undefined {
+    return this.resident?.residency;
+  }
+
   static async create(o: LiveModelOptions): Promise<LiveModel> {
     const { target } = o.trio;
-    const spec = decoderSpec(target.config, new Map([...target.tensors].map(([n, t]) => [n, t.shape])), target.source.label);
+    let spec = decoderSpec(target.config, new Map([...target.tensors].map(([n, t]) => [n, t.shape])), target.source.label);
     const plan = planMerge(o.trio, { mode: 'merge', outDtype: 'F32', vocabPolicy: o.vocabPolicy });
     const tokenizer = target.files.some((f) => f.path === 'tokenizer.json') ? await StudioTokenizer.load(target) : undefined;
     const runtime = new OrtRuntime({ ort: o.ort, provider: o.device ? 'webgpu' : 'wasm', device: o.device });
@@ -71,7 +76,10 @@ export class LiveModel {
       if (o.device) {
         resident = await ResidentMerge.create(o.device, plan, { ...o.residency, outDtype: compute === 'float16' ? 'F16' : 'F32' });
         const outputs = resident.outputs;
-        feed = { kind: 'inputs', tensors: Object.fromEntries(spec.weights.map((w) => [w.name, o.ort.Tensor.fromGpuBuffer(outputs.get(w.name)!.buffer, { dataType: compute, dims: w.shape })])) };
+        // Weights larger than one GPU buffer may be are held as row blocks: the graph takes them block by block.
+        const held = resident;
+        spec = splitWeights(spec, (name) => held.blocksOf(name));
+        feed = { kind: 'inputs', tensors: Object.fromEntries(weightInputs(spec).map((w) => [w.name, o.ort.Tensor.fromGpuBuffer(outputs.get(w.name)!.buffer, { dataType: compute, dims: w.shape })])) };
       } else {
         feed = { kind: 'embedded', arrays: new Map(spec.weights.map((w) => [w.name, new Float32Array(w.shape.reduce((a, b) => a * b, 1))])) };
       }

@@ -1,5 +1,6 @@
 import { StudioError } from '../../engine/errors.ts';
 import { LiveModel } from '../../engine/model/live-model.ts';
+import { EXPLORING_VECTOR_DTYPES } from '../../engine/model/memory-plan.ts';
 import type { Ort } from '../../engine/model/ort-runtime.ts';
 import { useStudio } from '../store.ts';
 import { gpuContext } from './gpu.ts';
@@ -57,7 +58,8 @@ async function liveModel(): Promise<LiveModel> {
       device: ctx?.device,
       compute: ctx?.hasShaderF16 ? 'float16' : 'float32',
       vocabPolicy: st().merge.vocabPolicy,
-      residency: { budgetBytes: st().settings.gpuBudgetGiB * 1024 ** 3 },
+      // Exploring: v in f16 where f32 does not fit (memory-plan.ts); exports never read these buffers.
+      residency: { budgetBytes: st().settings.gpuBudgetGiB * 1024 ** 3, vectorDtype: EXPLORING_VECTOR_DTYPES },
     });
   })();
   live = { key, model };

@@ -1,0 +1,214 @@
+import { formatBytes } from '../errors.ts';
+import type { BufferLimits } from '../gpu/buffer-limits.ts';
+import { planResidency, type ResidencyPlan, type ResidencyTensor, type VectorDtype } from '../merge/plan-residency.ts';
+import type { ComputeDtype } from './decoder-graph.ts';
+
+/**
+ * What a merged model will hold, where, and at what cost in accuracy and time — per model (its
+ * tensors, from safetensors headers, before any weight is downloaded) and per device (WebGPU
+ * limits, shader-f16, the GPU budget the user set). The page shows it before a download, the
+ * playground builds its model with it (model-session.ts), and its numbers are tested for real
+ * Qwen2.5 configs (memory-plan.spec.ts).
+ *
+ * Choices, most exact first:
+ * - θ(α) is f16 where the device has `shader-f16` (onnxruntime then computes in f16 too), else f32;
+ * - `resident`: target + v + θ(α) on the GPU, v in f32, else in f16 (exploring: a new α is one
+ *   kernel pass either way); `streaming`: θ(α) alone, each α re-reads the checkpoints (exact);
+ * - no WebGPU: host arrays on onnxruntime's WASM provider, which has a 4 GiB heap;
+ * - exports (Save merged model, the CLI) always take the exact float32 merge, streamed to files:
+ *   nothing here changes their bits.
+ */
+
+/**
+ * Rounding of one value to a float format, relative (half an ulp: round to nearest) and absolute
+ * for values too small to be normal (half the subnormal spacing). The bounds below are built from
+ * these, and the tests measure against them.
+ */
+export const ROUNDING = {
+  F32: { relative: 2 ** -24, absolute: 2 ** -150 },
+  F16: { relative: 2 ** -11, absolute: 2 ** -25 },
+  BF16: { relative: 2 ** -8, absolute: 2 ** -134 },
+} as const;
+
+/**
+ * Largest |θ(α) − θ(α)_exact| a plan can add, where θ(α)_exact is the float32 merge rounded to the
+ * same output dtype: v rounded to `vectorDtype` moves α·v by at most |α|·(rel·|v| + abs), and the two
+ * results may then round to neighbouring values of the output dtype (one ulp of |θ|, twice its
+ * half-ulp). `maxAbsV`, `maxAbsTheta`: the largest |v| and |θ(α)| of the tensors concerned.
+ */
+export function thetaErrorBound(o: { vectorDtype: VectorDtype; outDtype: 'F32' | 'F16'; alpha: number; maxAbsV: number; maxAbsTheta: number }): number {
+  if (o.vectorDtype === 'F32') return 0;
+  const v = ROUNDING[o.vectorDtype];
+  const out = ROUNDING[o.outDtype];
+  const moved = Math.abs(o.alpha) * (v.relative * o.maxAbsV + v.absolute);
+  return moved + 2 * (out.relative * (o.maxAbsTheta + moved) + out.absolute);
+}
+
+/**
+ * The change in logits that v in 16 bits caused on the demo trio (whose v is large: a ridge-fitted
+ * head update, max |v| 9.8, logits up to 166), relative to the largest logit: measured 3.3e-4 (f16)
+ * and 2.1e-3 (bf16) at α ∈ {1, −1, 2}; stated with margin here and asserted by e2e/real-size.spec.ts.
+ */
+export const LOGIT_CHANGE_RELATIVE = { F16: 1e-3, BF16: 1e-2 } as const;
+
+/** θ(α) stored in f16 instead of f32: at most half an f16 ulp of each weight away from the f32 merge. */
+export function f16StorageBound(maxAbsTheta: number): number {
+  return ROUNDING.F16.relative * maxAbsTheta + ROUNDING.F16.absolute;
+}
+
+/**
+ * onnxruntime-web's WASM provider bakes the weights into the model (protobuf, at most 2 GB) and
+ * copies them into its 32-bit heap (4 GiB): a Qwen2.5-0.5B (1.98 GB in f32) already died there
+ * with std::bad_alloc. Half of that is what the page offers without WebGPU.
+ */
+export const CPU_MAX_F32_WEIGHT_BYTES = 1024 ** 3;
+
+/**
+ * Reading the checkpoints again for a streamed α, from the browser's download cache: about
+ * 95 MB/s was measured on the test VM (9 GB in 94–101 s at 1.5B, SwiftShader, Chromium OPFS);
+ * a desktop SSD reads faster, so this is a pessimistic estimate.
+ */
+export const STREAM_READ_BYTES_PER_SECOND = 95e6;
+
+/**
+ * When the device's own merge rate was not measured (measureResidentPassRate): a conservative
+ * rate for a discrete GPU's memory (hundreds of GB/s) that the kernel reaches only in part.
+ */
+export const ASSUMED_GPU_BYTES_PER_SECOND = 50e9;
+
+/**
+ * v's dtypes while exploring, in order: exact f32 where it fits, else f16 — not bf16: v is a small
+ * difference (|v| ~ 1e-3 in real donor pairs), where f16's 11 significant bits beat bf16's 8
+ * (e2e/real-size.spec.ts measures both against the f32 merge).
+ */
+export const EXPLORING_VECTOR_DTYPES: readonly VectorDtype[] = ['F32', 'F16'];
+
+export interface DeviceProfile {
+  /** null: no WebGPU here (the WASM provider runs the model). */
+  gpu: { limits: BufferLimits; shaderF16: boolean; isFallbackAdapter?: boolean } | null;
+  /** GPU memory the studio may use for weights (Settings). */
+  budgetBytes: number;
+  /** Bytes per second of a resident α pass on this device, when measured. */
+  gpuBytesPerSecond?: number;
+}
+
+export interface PlanOptions {
+  /** Keep v in f32 (exact θ(α) while exploring; streaming when it does not fit). Default false: f16 v is allowed. */
+  exact?: boolean;
+  /** Force smaller GPU buffers than the device allows (tests). */
+  maxBufferBytes?: number;
+}
+
+export interface ErrorStatement {
+  /** What adds it, e.g. "v in f16". */
+  source: string;
+  /** The bound in words, e.g. "|Δθ| ≤ |α|·(2⁻¹¹·|v| + 3e-8) + 1 ulp of θ". */
+  bound: string;
+}
+
+export interface MemoryPlan {
+  kind: 'resident' | 'streaming' | 'cpu' | 'none';
+  compute: ComputeDtype;
+  /** The GPU layout (resident/streaming). */
+  residency?: ResidencyPlan;
+  /** Bytes held for the weights: on the GPU, or on the host for `cpu`. */
+  bytes: number;
+  /** Expected seconds from a new α to merged weights (before the first new token). */
+  alphaSeconds?: number;
+  /** How alphaSeconds was estimated, in words. */
+  alphaBasis?: string;
+  /** Errors this plan adds to θ(α) against the exact f32 merge; empty when it is exact. */
+  errors: ErrorStatement[];
+  /** What an export does (always exact). */
+  exportPath: string;
+  /** One or two sentences for the page. */
+  summary: string;
+  /** Why the model cannot be run here (kind 'none'). */
+  reason?: string;
+}
+
+const EXPORT_PATH = 'Save merged model / the CLI: the exact float32 merge, streamed to files a few chunks at a time (not from these buffers).';
+
+function elementsOf(tensors: readonly ResidencyTensor[]): number {
+  return tensors.reduce((a, t) => a + t.elements, 0);
+}
+
+/** What this device would do with a merged model of these tensors. Never throws for a model that is too big: says why. */
+export function planMemory(tensors: readonly ResidencyTensor[], device: DeviceProfile, o: PlanOptions = {}): MemoryPlan {
+  if (!device.gpu) {
+    const bytes = elementsOf(tensors) * 4;
+    const base = { compute: 'float32' as const, bytes, errors: [], exportPath: EXPORT_PATH };
+    if (bytes > CPU_MAX_F32_WEIGHT_BYTES) {
+      const reason = `No WebGPU here: the model would run on onnxruntime's WASM provider, whose 4 GiB heap holds at most ${formatBytes(CPU_MAX_F32_WEIGHT_BYTES)} of float32 weights; this model has ${formatBytes(bytes)}. Use a browser with WebGPU, or the CLI (native onnxruntime).`;
+      return { ...base, kind: 'none', summary: reason, reason };
+    }
+    const alphaSeconds = (elementsOf(tensors) * 3 * 2) / STREAM_READ_BYTES_PER_SECOND;
+    return {
+      ...base,
+      kind: 'cpu',
+      alphaSeconds,
+      alphaBasis: `re-reading the checkpoints at ~${Math.round(STREAM_READ_BYTES_PER_SECOND / 1e6)} MB/s and rebuilding the session`,
+      summary: `No WebGPU: θ(α) in float32 on the host (${formatBytes(bytes)}), run by onnxruntime's WASM provider; each α re-merges on the CPU and rebuilds the session (exact).`,
+    };
+  }
+  const compute: ComputeDtype = device.gpu.shaderF16 ? 'float16' : 'float32';
+  const outDtype = compute === 'float16' ? 'F16' : 'F32';
+  let residency: ResidencyPlan;
+  try {
+    residency = planResidency({ tensors }, device.gpu.limits, {
+      outDtype,
+      vectorDtype: o.exact ? ['F32'] : EXPLORING_VECTOR_DTYPES,
+      budgetBytes: device.budgetBytes,
+      maxBufferBytes: o.maxBufferBytes,
+    });
+  } catch (e) {
+    const reason = (e as Error).message;
+    return { kind: 'none', compute, bytes: 0, errors: [], exportPath: EXPORT_PATH, summary: reason, reason };
+  }
+  const errors: ErrorStatement[] = [];
+  if (outDtype === 'F16') {
+    errors.push({ source: 'θ(α) in f16 (shader-f16: onnxruntime computes in f16)', bound: 'each weight within half an f16 ulp (2⁻¹¹ relative) of the f32 merge; activations in f16 as well' });
+  }
+  if (residency.vectorDtype && residency.vectorDtype !== 'F32') {
+    const r = ROUNDING[residency.vectorDtype];
+    errors.push({
+      source: `v in ${residency.vectorDtype.toLowerCase()}`,
+      bound: `|Δθ(α)| ≤ |α|·(2⁻${Math.round(-Math.log2(r.relative))}·|v| + ${r.absolute.toExponential(0)}) + one ulp of θ(α) in ${outDtype.toLowerCase()}; logits within ${LOGIT_CHANGE_RELATIVE[residency.vectorDtype]} of the largest logit on the demo trio`,
+    });
+  }
+  const measured = device.gpuBytesPerSecond !== undefined;
+  const gpuRate = device.gpuBytesPerSecond ?? ASSUMED_GPU_BYTES_PER_SECOND;
+  const gpuWords = measured ? `${(gpuRate / 1e9).toFixed(gpuRate < 1e9 ? 2 : 0)} GB/s measured on this GPU` : `an assumed ${gpuRate / 1e9} GB/s`;
+  const alphaSeconds = residency.alphaGpuBytes / gpuRate + residency.alphaReadBytes / STREAM_READ_BYTES_PER_SECOND;
+  const alphaBasis =
+    residency.strategy === 'resident'
+      ? `one kernel pass over ${formatBytes(residency.alphaGpuBytes)} at ${gpuWords}`
+      : `re-reading ${formatBytes(residency.alphaReadBytes)} of checkpoints at ~${Math.round(STREAM_READ_BYTES_PER_SECOND / 1e6)} MB/s from the browser cache, plus the merge at ${gpuWords}`;
+  return {
+    kind: residency.strategy,
+    compute,
+    residency,
+    bytes: residency.bytes,
+    alphaSeconds,
+    alphaBasis,
+    errors,
+    exportPath: EXPORT_PATH,
+    summary: residency.explanation,
+  };
+}
+
+/**
+ * A GPU budget for a card with `gpuBytes` of memory: what is left after onnxruntime's activations,
+ * KV cache and the browser's own use — 1 GiB or a tenth of the card, whichever is more.
+ */
+export function budgetForGpuMemory(gpuBytes: number): number {
+  return gpuBytes - Math.max(1024 ** 3, gpuBytes / 10);
+}
+
+/** "0.8 s", "1.6 min": a duration for the plan's α time. */
+export function formatSeconds(s: number): string {
+  if (s < 0.001) return '< 1 ms';
+  if (s < 1) return `${Math.round(s * 1000)} ms`;
+  if (s < 90) return `${s.toFixed(1)} s`;
+  return `${(s / 60).toFixed(1)} min`;
+}
