@@ -4,8 +4,9 @@
  * Writes a donor pair and a target with the real Qwen2.5-0.5B-Instruct or Qwen2.5-1.5B-Instruct
  * config (../shared/reference/model-configs.md: tied embeddings, q/k/v biases, vocabulary
  * 151,936) and random bf16 weights, as `<dir>/{sft,rl,target}/` (config.json,
- * generation_config.json, model.safetensors). No tokenizer: these are for `--ids` runs, and a
- * Qwen tokenizer is 7 MB of vocabulary that says nothing about memory or speed.
+ * generation_config.json, model.safetensors) and the fixtures' tiny Qwen-format tokenizer (a few
+ * KB: its 288 ids lie inside the real vocabulary, so `--prompt`, `eval` and `sweep` run too; the
+ * real one is 7 MB of vocabulary that says nothing about memory or speed).
  *
  * Deterministic (one xorshift stream per role and tensor, seeded from --seed), and streamed:
  * each tensor is generated and written in chunks of CHUNK_ELEMENTS, so memory holds a few
@@ -18,6 +19,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { safetensorsHeaderBytes, type HeaderEntry } from '../../src/engine/safetensors/serialize-safetensors.ts';
+import { buildTinyTokenizer, tokenizerConfigJson, tokenizerJson } from '../fixtures/tokenizer.ts';
 
 export const REAL_SIZES = {
   /** Qwen/Qwen2.5-0.5B-Instruct */
@@ -33,7 +35,7 @@ const VOCAB = 151_936;
 /** Elements generated per step: 8 MB of bf16 per role, three roles at once. */
 const CHUNK_ELEMENTS = 1 << 22;
 /** Bump when the values or files change, so old folders are rewritten. */
-const FORMAT = 1;
+const FORMAT = 2;
 
 /** config.json as the real model's (transformers v4 form, keys sorted as transformers writes them). */
 export function realConfig(size: RealSize): Record<string, unknown> {
@@ -152,12 +154,15 @@ export function ensureRealSizeTrio(root: string, size: RealSize, seed = 1, log: 
   }
   const header = safetensorsHeaderBytes(entries, { format: 'pt' });
   const config = realConfig(size);
+  const tokenizer = buildTinyTokenizer();
   const fds = {} as Record<Role, number>;
   for (const r of ROLES) {
     rmSync(dirs[r], { recursive: true, force: true });
     mkdirSync(dirs[r], { recursive: true });
     writeFileSync(join(dirs[r], 'config.json'), JSON.stringify(config, null, 2) + '\n');
     writeFileSync(join(dirs[r], 'generation_config.json'), JSON.stringify({ bos_token_id: 151643, eos_token_id: [151645, 151643], pad_token_id: 151643 }, null, 2) + '\n');
+    writeFileSync(join(dirs[r], 'tokenizer.json'), JSON.stringify(tokenizerJson(tokenizer)));
+    writeFileSync(join(dirs[r], 'tokenizer_config.json'), JSON.stringify(tokenizerConfigJson(tokenizer, Number(config.max_position_embeddings))));
     fds[r] = openSync(join(dirs[r], 'model.safetensors'), 'w');
     writeSync(fds[r], header);
   }

@@ -195,6 +195,30 @@ describe('studio sweep on onnxruntime-node (each point streamed into the model c
   }, 60_000);
   afterAll(() => demo?.cleanup());
 
+  it('studio eval (sciq: contexts once, multi-token continuations after their cache): log-likelihoods as on onnxruntime-web, provider recorded', async () => {
+    const flags = ['--sft', demo.model('demo-arith-sft'), '--rl', demo.model('demo-arith-rl'), '--target', demo.model('demo-arith-target'), '--alpha', '1'];
+    const items = tmp('sciq.jsonl');
+    const row = (i: number) => ({ question: `What is ${i} + ${i}?`, distractor1: `${i} apples`, distractor2: 'the moon', distractor3: `${i * 3} or so`, correct_answer: `${i * 2}`, support: `Adding ${i} to itself gives ${i * 2}.` });
+    writeFileSync(items, [1, 2, 3, 4, 5].map((i) => JSON.stringify(row(i))).join('\n') + '\n');
+    const runs = [];
+    for (const provider of ['cpu', 'wasm'] as const) {
+      const out = tmp(`${provider}-eval.json`);
+      const samples = tmp(`${provider}-samples.jsonl`);
+      const r = await studio(['eval', ...flags, '--task', 'sciq', '--data', items, '--batch-size', '2', '--out', out, '--samples', samples], { STUDIO_ORT_PROVIDER: provider, STUDIO_CACHE_DIR: tmp('cache') });
+      expect(r.code, r.stderr).toBe(0);
+      const lines = readFileSync(samples, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const continuations = lines.flatMap((l) => l.continuations as { ids: number[]; loglikelihood: number }[]);
+      runs.push({ doc: JSON.parse(readFileSync(out, 'utf8')), continuations });
+    }
+    const [cpu, wasm] = runs;
+    expect([cpu.doc.studio.runtime.provider, wasm.doc.studio.runtime.provider]).toEqual(['onnxruntime-node (cpu)', 'onnxruntime-web (wasm)']);
+    expect(cpu.doc.results).toEqual(wasm.doc.results);
+    expect(cpu.continuations).toHaveLength(20);
+    // Most choices are several tokens: the second pass (every position's logits) runs too.
+    expect(cpu.continuations.filter((c) => c.ids.length > 1).length).toBeGreaterThan(10);
+    expect(Math.max(...cpu.continuations.map((c, i) => Math.abs(c.loglikelihood - wasm.continuations[i].loglikelihood)))).toBeLessThan(1e-4);
+  }, 240_000);
+
   it('gives the host backend\'s points on onnxruntime-web, verdict for verdict: v, the control vector and the donors alone', async () => {
     const config = tmp('sweep.json');
     writeFileSync(

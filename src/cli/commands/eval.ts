@@ -91,7 +91,7 @@ export const evalCommand: Command = {
         selection: { mode: selection.mode, count: limit ?? null, seed: seed ?? null },
         generation: { batchSize, maxNewTokens: maxNewTokens ?? null, greedy: true },
         data: Object.fromEntries(inputs.map((i) => [i.task.name, { source: i.source, revision: i.revision, rows: i.originalSize, indices: i.items.map((x) => x.index) }])),
-        runtime: { provider: 'onnxruntime-web (wasm)', seconds: Math.round((performance.now() - started) / 10) / 100 },
+        runtime: { provider: m.provider, seconds: Math.round((performance.now() - started) / 10) / 100 },
       };
       const doc = buildResultsDocument(runs, studio);
       await writeTextAtomically(outPath, [JSON.stringify(doc, null, 2) + '\n']);
