@@ -26,8 +26,8 @@ export const SHARE_ENCODING_VERSION = 1;
 export const MAX_SHARE_PAYLOAD_CHARS = 64 * 1024;
 /** What the tests and the page aim for: a typical sweep's link fits comfortably in a message. */
 export const TYPICAL_SHARE_URL_BUDGET = 8 * 1024;
-/** The studio's local dev address (vite.config.ts), the default `--base-url`. */
-export const DEFAULT_SHARE_BASE_URL = 'http://127.0.0.1:5174/';
+/** The address `npm start` serves the studio on (vite.config.ts, port 5173), the default `--base-url`. */
+export const DEFAULT_SHARE_BASE_URL = 'http://127.0.0.1:5173/';
 
 const ORIGIN = 'the share URL';
 
