@@ -47,6 +47,9 @@ export async function openModelForRun(args: ParsedArgs, io: CliIO): Promise<Runn
   if (single && mergeFlags.length) throw new UsageError('give either --model <src> or the merge flags --sft --rl --target --alpha, not both.');
   if (!single && mergeFlags.length === 0) throw new UsageError('--model <src> is required (or the merge flags --sft --rl --target --alpha).');
   const provider = ortProviderFromEnv();
+  // Checked now, not when a merger is made: with θ(α) already cached none is.
+  const device = stringFlag(args, 'device');
+  if (device !== undefined && !['auto', 'gpu', 'cpu'].includes(device)) throw new UsageError(`--device must be auto, gpu or cpu, got "${device}".`);
   let ckpt: Checkpoint;
   let opened: NamedSource[];
   let trio: TrioSources | undefined;

@@ -162,6 +162,14 @@ describe('the model cache ($STUDIO_CACHE_DIR/models)', () => {
     expect(resaved.data).toEqual(first.data);
   });
 
+  it('a bad --device is refused even when θ(α) is cached and no merger would be made', async () => {
+    const cache = tmp('cache');
+    const merge = ['--sft', fx.model('tiny-qwen2-sft'), '--rl', fx.model('tiny-qwen2-rl'), '--target', fx.model('tiny-qwen2-target'), '--alpha', '3'];
+    await forward('cpu', [...merge, '--device', 'cpu'], IDS, cache);
+    const r = await studio(['forward', ...merge, '--device', 'tpu', '--ids', '1,2', '--out', tmp('o.json')], { STUDIO_CACHE_DIR: cache });
+    expect([r.code, r.stderr]).toEqual([2, 'studio forward: --device must be auto, gpu or cpu, got "tpu".\n']);
+  });
+
   it('a partial left by an interrupted run is discarded and written afresh', async () => {
     const cache = tmp('cache');
     const first = await forward('cpu', ['--model', fx.model('tiny-qwen2-f32')], IDS, cache);
