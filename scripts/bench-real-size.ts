@@ -57,6 +57,7 @@ function studio(args: string[], env: Record<string, string>): Promise<Measured> 
       (error, stdout, stderr) => {
         const seconds = (performance.now() - started) / 1000;
         const peakRss = existsSync(rssFile) ? Number(readFileSync(rssFile, 'utf8')) : NaN;
+        rmSync(rssFile, { force: true });
         done({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, seconds, peakRss, stdout, stderr });
       },
     );
