@@ -97,7 +97,7 @@ describe('makeFixtures', () => {
       expect(existsSync(path.join(dir, 'bad', 'stale-dir'))).toBe(false);
       expect(existsSync(path.join(dir, 'keep.txt'))).toBe(true);
       expect(summaries.map((s) => s.path)).toEqual([
-        ...['sft', 'rl', 'target', 'f16', 'f32', 'sharded', 'untied-sft', 'untied-rl', 'untied-target', 'v5', 'vocab320-target'].map(
+        ...['sft', 'rl', 'target', 'f16', 'f32', 'sharded', 'untied-sft', 'untied-rl', 'untied-target', 'v5', 'vocab320-target', 'notok-target'].map(
           (n) => `models/tiny-qwen2-${n}`,
         ),
         ...['header-too-long', 'bad-json', 'f8-dtype', 'shape-size-mismatch', 'overlapping-spans', 'out-of-range-span', 'missing-config', 'missing-shard'].map(
@@ -111,12 +111,15 @@ describe('makeFixtures', () => {
 });
 
 describe('model fixtures', () => {
-  it('writes the side files of every model', () => {
+  it('writes the side files of every model (tokenizer files of all but the one made without them)', () => {
     for (const m of readdirSync(path.join(dirA, 'models'))) {
       for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json']) {
-        expect(existsSync(path.join(models(m), f)), `${m}/${f}`).toBe(true);
+        const without = m === 'tiny-qwen2-notok-target' && f.startsWith('tokenizer');
+        expect(existsSync(path.join(models(m), f)), `${m}/${f}`).toBe(!without);
       }
     }
+    // Same weights as the target with a tokenizer: only the tokenizer is missing.
+    expect(readFileSync(path.join(models('tiny-qwen2-notok-target'), 'model.safetensors')).equals(readFileSync(path.join(models('tiny-qwen2-target'), 'model.safetensors')))).toBe(true);
   });
 
   it('stores the real Qwen2 tensor names and shapes, contiguous and name-sorted', () => {

@@ -73,9 +73,10 @@ const IDS: TokenIds = {
 };
 if (tokenizer.size > TINY_QWEN2.vocabSize) throw new Error('tiny tokenizer does not fit vocab_size');
 
-function writeSideFiles(w: FolderWriter, shape: TinyShape, dtype: FixtureDtype, form: 'v4' | 'v5', withConfig = true): void {
+function writeSideFiles(w: FolderWriter, shape: TinyShape, dtype: FixtureDtype, form: 'v4' | 'v5', withConfig = true, withTokenizer = true): void {
   if (withConfig) w.write('config.json', json(form === 'v4' ? configV4(shape, dtype, IDS) : configV5(shape, dtype, IDS)));
   w.write('generation_config.json', json(generationConfig(IDS)));
+  if (!withTokenizer) return;
   w.write('tokenizer.json', json(tokenizerJson(tokenizer)));
   w.write('tokenizer_config.json', json(tokenizerConfigJson(tokenizer, shape.maxPositions)));
 }
@@ -130,6 +131,8 @@ interface ModelFixture {
   form: 'v4' | 'v5';
   pick: (f: Family) => Weights;
   shards?: number;
+  /** false: no tokenizer.json / tokenizer_config.json (a target whose prompts must be token ids). */
+  tokenizer?: boolean;
   note: string;
 }
 
@@ -149,6 +152,7 @@ const MODELS: ModelFixture[] = [
   { name: 'tiny-qwen2-untied-target', shape: UNTIED, dtype: 'BF16', form: 'v4', pick: (f) => f.target, note: 'target, lm_head' },
   { name: 'tiny-qwen2-v5', shape: TIED, dtype: 'BF16', form: 'v5', pick: (f) => f.target, note: 'target, transformers v5 config' },
   { name: 'tiny-qwen2-vocab320-target', shape: VOCAB320, dtype: 'BF16', form: 'v4', pick: (f) => f.target, note: 'target, vocab resized to 320' },
+  { name: 'tiny-qwen2-notok-target', shape: TIED, dtype: 'BF16', form: 'v4', pick: (f) => f.target, tokenizer: false, note: 'target without tokenizer files (token ids only)' },
 ];
 
 function writeModels(root: string): FixtureSummary[] {
@@ -157,7 +161,7 @@ function writeModels(root: string): FixtureSummary[] {
     if (!families.has(m.shape)) families.set(m.shape, family(m.shape));
     const tensors = toTensors(m.pick(families.get(m.shape)!), qwen2TensorSpecs(m.shape), m.dtype);
     const w = new FolderWriter(path.join(root, 'models', m.name));
-    writeSideFiles(w, m.shape, m.dtype, m.form);
+    writeSideFiles(w, m.shape, m.dtype, m.form, true, m.tokenizer ?? true);
     if (m.shards) writeSharded(w, tensors, m.shards);
     else w.write('model.safetensors', serializeSafetensors(tensors, ST_METADATA));
     const tie = m.shape.tied ? 'tied' : 'untied';

@@ -5,6 +5,7 @@ import { DemoNote } from './components/DemoNote.tsx';
 import { GpuStatus } from './components/GpuStatus.tsx';
 import { MergePanel } from './components/MergePanel.tsx';
 import { Playground } from './components/Playground.tsx';
+import { PresetsPanel } from './components/PresetsPanel.tsx';
 import { SettingsPanel } from './components/SettingsPanel.tsx';
 import { SlotCard } from './components/SlotCard.tsx';
 import { SweepPanel } from './components/SweepPanel.tsx';
@@ -27,6 +28,7 @@ export function App() {
         <div className="toolbar">
           <button onClick={() => ROLES.forEach((r) => void loadDemo(r))}>Load the demo trio</button>
           <SettingsPanel />
+          <PresetsPanel />
         </div>
         <DemoNote />
       </header>

@@ -43,6 +43,11 @@ export interface GpuState {
   adapter?: string;
   shaderF16?: boolean;
   maxStorageBufferBindingSize?: number;
+  maxBufferSize?: number;
+  /** A software adapter (SwiftShader, lavapipe). */
+  isFallbackAdapter?: boolean;
+  /** Bytes per second of a resident α pass, measured on this device (memory plans' α time). */
+  mergeBytesPerSecond?: number;
   error?: string;
 }
 
@@ -88,6 +93,8 @@ export interface PlaygroundOutput {
 
 export interface PlaygroundState {
   prompt: string;
+  /** Token ids as typed, for a target without tokenizer.json (the CLI's --ids). */
+  idsText: string;
   chat: boolean;
   maxNewTokens: number;
   status: 'idle' | 'loading' | 'generating' | 'error';
@@ -246,7 +253,7 @@ export const useStudio = create<StudioState>((set) => ({
   merge: { alpha: 1, outDtype: 'target', vocabPolicy: 'refuse' },
   patchMerge: (p) => set((st) => ({ merge: { ...st.merge, ...p } })),
   // Defaults suit the embedded demo (a+b mod 10, one-token answers); a chat model wants the template on.
-  playground: { prompt: '3+4=', chat: false, maxNewTokens: 1, status: 'idle' },
+  playground: { prompt: '3+4=', idsText: '', chat: false, maxNewTokens: 1, status: 'idle' },
   patchPlayground: (p) => set((st) => ({ playground: { ...st.playground, ...p } })),
   // Small defaults: a browser run is a look, not a paper's full test split.
   benchmarks: { tasks: ['sciq'], count: 20, selection: 'first-n', seed: 1234, condition: 'plain', chat: false, batchSize: 8, maxNewTokens: null, samples: [] },

@@ -308,3 +308,51 @@ function range(buffer: GPUBuffer, start: number, count: number, dtype: Supported
   const offset = start * size(dtype);
   return { buffer, offset, size: Math.min(pad4(count * size(dtype)), buffer.size - offset) };
 }
+
+/**
+ * Bytes per second of a resident α pass on this device (target in bf16 and v in f16 read, θ(α) in
+ * f32 written), timed over synthetic buffers: what a memory plan's expected α time divides by.
+ * Passes repeat until 50 ms have elapsed (or 8 passes), so a fast GPU is not timed on one tick.
+ */
+export async function measureResidentPassRate(device: GPUDevice, elements = 8 * 1024 * 1024): Promise<number> {
+  const S = GPUBufferUsage;
+  const n = Math.min(elements, Math.floor(Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) / 4));
+  const make = (label: string, bytes: number, usage: number) => device.createBuffer({ label: `rate probe: ${label}`, size: pad4(bytes), usage });
+  const target = make('target', n * 2, S.STORAGE);
+  const v = make('v', n * 2, S.STORAGE);
+  const out = make('out', n * 4, S.STORAGE);
+  const sft = make('sft unused', 16, S.STORAGE);
+  const counters = make('non-finite', 16, S.STORAGE);
+  const params = make('params', Math.max(MERGE_PARAMS_BYTES, 16), S.UNIFORM | S.COPY_DST);
+  const pass = async () => {
+    const encoder = device.createCommandEncoder({ label: 'rate probe' });
+    encodeMerge(device, encoder, {
+      label: 'rate probe',
+      count: n,
+      alpha: 0.5,
+      mode: 'resident',
+      dtypes: { target: 'BF16', sft: 'F32', rl: 'F16', out: 'F32' },
+      target,
+      sft,
+      rl: v,
+      out,
+      nonFinite: counters,
+      params,
+    });
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+  };
+  try {
+    await pass(); // pipeline creation and first-touch allocation are not the rate
+    const t0 = performance.now();
+    let passes = 0;
+    do {
+      await pass();
+      passes++;
+    } while (performance.now() - t0 < 50 && passes < 8);
+    const seconds = Math.max((performance.now() - t0) / 1000, 1e-6);
+    return (passes * n * (2 + 2 + 4)) / seconds;
+  } finally {
+    for (const b of [target, v, out, sft, counters, params]) b.destroy();
+  }
+}

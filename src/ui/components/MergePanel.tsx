@@ -4,6 +4,7 @@ import { cancelMergeJob, computeVectorStats, saveMergedModelFolder, saveVectorFo
 import { useStudio, type MergeState } from '../store.ts';
 import { formatBytes } from '../format.ts';
 import { AlphaSlider } from './AlphaSlider.tsx';
+import { TrioMemoryPlan } from './MemoryPlanView.tsx';
 import { VectorHeatmap } from './VectorHeatmap.tsx';
 import { pageRefusal, useVerdict } from './VerdictPanel.tsx';
 
@@ -135,6 +136,7 @@ export function MergePanel() {
         </div>
       )}
       {merge.stats && <VectorHeatmap />}
+      <TrioMemoryPlan />
     </section>
   );
 }

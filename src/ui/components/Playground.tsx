@@ -24,18 +24,32 @@ export function Playground() {
   }, [alpha]);
   if (!ROLES.every((r) => slots[r].status === 'ready')) return null;
   const out = pg.output;
+  // Known from the target's file listing when its slot loaded: no tokenizer.json, no text prompts.
+  const idsOnly = slots.target.summary?.tokenizerFiles.includes('tokenizer.json') === false;
   return (
     <section className="playground" data-testid="playground">
       <h2>Try the merged model</h2>
-      <textarea aria-label="prompt" rows={3} value={pg.prompt} onChange={(e) => patch({ prompt: e.target.value })} />
+      {idsOnly ? (
+        <>
+          <p className="notice ids-note" data-testid="playground-ids-note">
+            The target has no tokenizer.json, so text cannot be encoded or decoded: type the prompt as token ids (as <code>studio generate --ids</code>
+            takes them); the answer is shown as ids.
+          </p>
+          <input aria-label="prompt token ids" className="mono" placeholder="e.g. 283, 10, 20" value={pg.idsText} onChange={(e) => patch({ idsText: e.target.value })} spellCheck={false} />
+        </>
+      ) : (
+        <textarea aria-label="prompt" rows={3} value={pg.prompt} onChange={(e) => patch({ prompt: e.target.value })} />
+      )}
       <div className="merge-controls">
         <label>
           α = <strong data-testid="playground-alpha">{Number.isFinite(alpha) ? alpha : '—'}</strong>{' '}
           <AlphaSlider label="playground alpha slider" alpha={alpha} onChange={(a) => useStudio.getState().patchMerge({ alpha: a })} />
         </label>
-        <label>
-          <input type="checkbox" checked={pg.chat} onChange={(e) => patch({ chat: e.target.checked })} /> chat template
-        </label>
+        {!idsOnly && (
+          <label>
+            <input type="checkbox" checked={pg.chat} onChange={(e) => patch({ chat: e.target.checked })} /> chat template
+          </label>
+        )}
         <label>
           max new tokens{' '}
           <input aria-label="max new tokens" type="number" min={1} max={512} value={pg.maxNewTokens} onChange={(e) => patch({ maxNewTokens: Math.max(1, Number(e.target.value) || 1) })} />

@@ -118,6 +118,12 @@ export function SlotCard({ role }: { role: Role }) {
           </dd>
         </dl>
       )}
+      {s && role === 'target' && !s.tokenizerFiles.includes('tokenizer.json') && (
+        <p className="notice" data-testid="slot-no-tokenizer">
+          No tokenizer.json in this target: prompts cannot be encoded or answers decoded, so the playground takes token ids instead. Merging, saving and
+          vector statistics do not need it.
+        </p>
+      )}
       {s && slot.origin === 'hub' && <DownloadBar role={role} />}
     </section>
   );

@@ -5,6 +5,7 @@ import type { Ort } from '../../engine/model/ort-runtime.ts';
 import { useStudio } from '../store.ts';
 import { gpuContext } from './gpu.ts';
 import { checkpointFor, loadIdentity, onCheckpointChange } from './slot-loader.ts';
+import type { Checkpoint } from '../../engine/checkpoint/open-checkpoint.ts';
 
 /**
  * The playground's model: the loaded trio merged at the slider's α and run by onnxruntime-web.
@@ -116,6 +117,10 @@ async function runOnce(): Promise<void> {
   const alpha = st().merge.alpha;
   if (!Number.isFinite(alpha)) return patch({ status: 'error', error: 'α must be a finite number.' });
   try {
+    // A target without tokenizer.json takes token ids (as `studio generate --ids`): read and checked
+    // here, before anything is built or merged, so a typo costs nothing.
+    const target = checkpointFor('target');
+    const idsInput = target && !hasTokenizer(target) ? parsePromptIds(st().playground.idsText, target.config.vocabSize) : undefined;
     const fresh = live?.key !== trioKey();
     patch({ status: fresh ? 'loading' : 'generating', error: undefined });
     const tBuild = performance.now();
@@ -125,12 +130,14 @@ async function runOnce(): Promise<void> {
     const remerge = m.alpha === alpha ? { ms: 0 } : await m.setAlpha(alpha);
     const { prompt, chat, maxNewTokens } = st().playground;
     const tok = m.tokenizer;
-    if (!tok) throw new StudioError('The target has no tokenizer.json, so text prompts cannot be encoded.');
+    let promptIds: number[];
+    if (idsInput) promptIds = idsInput;
+    else if (!tok) throw new StudioError('The target has no tokenizer.json, so text prompts cannot be encoded.');
     // A chat template writes its own special tokens; a plain prompt gets the tokenizer's (e.g. BOS).
-    const templated = chat && tok.hasChatTemplate;
-    const promptIds = templated ? tok.encode(tok.applyChatTemplate([{ role: 'user', content: prompt }])) : tok.encode(prompt, true);
+    else promptIds = chat && tok.hasChatTemplate ? tok.encode(tok.applyChatTemplate([{ role: 'user', content: prompt }])) : tok.encode(prompt, true);
     const t0 = performance.now();
-    const [row] = await m.generate([promptIds], { maxNewTokens, eosTokenIds: tok.eosTokenIds, decode: (ids) => tok.decode(ids) });
+    // Without a tokenizer, EOS comes from config.json (as the CLI does) and the answer is ids only.
+    const [row] = await m.generate([promptIds], { maxNewTokens, eosTokenIds: tok?.eosTokenIds ?? m.model.config.eosTokenIds, decode: tok && ((ids) => tok.decode(ids)) });
     const generateMs = performance.now() - t0;
     patch({
       status: 'idle',
@@ -151,4 +158,21 @@ async function runOnce(): Promise<void> {
     if (!(e instanceof StudioError)) console.error(e);
     patch({ status: 'error', error: (e as Error).message });
   }
+}
+
+/** Whether a checkpoint can encode text: tokenizer.json is what StudioTokenizer needs. */
+export function hasTokenizer(ckpt: Checkpoint): boolean {
+  return ckpt.files.some((f) => f.path === 'tokenizer.json');
+}
+
+/** "1, 2, 3" or "1 2 3" → [1, 2, 3]: non-negative integers inside the vocabulary, at least one. */
+export function parsePromptIds(text: string, vocabSize: number): number[] {
+  const parts = text.split(/[\s,]+/).filter(Boolean);
+  if (parts.length === 0) throw new StudioError('The target has no tokenizer.json: type the prompt as token ids, e.g. 283, 10, 20.');
+  const bad = parts.find((p) => !/^\d+$/.test(p));
+  if (bad !== undefined) throw new StudioError(`Token ids must be whole numbers separated by commas or spaces, like 283, 10, 20; "${bad}" is not one.`);
+  const ids = parts.map(Number);
+  const outside = ids.find((id) => id >= vocabSize);
+  if (outside !== undefined) throw new StudioError(`Token id ${outside} is outside the target's vocabulary (0 … ${vocabSize - 1}).`);
+  return ids;
 }
