@@ -4,7 +4,7 @@ import { BBH_GROUP, THINK_INSTRUCTION } from '../../engine/eval/index.ts';
 import { CONDITION_LABELS, type ConditionLabel } from '../../engine/sweep/index.ts';
 import { formatDuration } from '../format.ts';
 import { DEMO_TRIO } from '../session/slot-loader.ts';
-import { cancelSweep, forgetStoredSweep, openSharedLink, parseAlphaText, rerunProblems, rerunShared, runSweep, sweepProblem, watchStoredSweep } from '../session/sweep-session.ts';
+import { cancelSweep, currentSweepJson, forgetStoredSweep, openSharedLink, parseAlphaText, rerunProblems, rerunShared, runSweep, sweepProblem, watchStoredSweep } from '../session/sweep-session.ts';
 import { useStudio } from '../store.ts';
 import { SweepResults } from './SweepResults.tsx';
 import { pageRefusal, useVerdict } from './VerdictPanel.tsx';
@@ -170,6 +170,15 @@ export function SweepPanel() {
           {stored.items < stored.total ? '; Resume runs only the rest.' : '; Run shows them without computing again.'}
         </p>
       )}
+      <details className="sweep-cli">
+        <summary>The same sweep from the command line</summary>
+        <p className="muted">
+          <code>studio sweep --config sweep.json --out results.json --plot plot.svg</code> runs this configuration on the host and writes the same results
+          document (compare it point by point with this page's JSON). Sources are named as this page loaded them: give the CLI a folder path or an{' '}
+          <code>hf:owner/name@commit</code> id for each.
+        </p>
+        <pre data-testid="sweep-json">{currentSweepJson() ?? ''}</pre>
+      </details>
       {run && <SweepProgress />}
       {sweep.document && <SweepResults />}
     </section>

@@ -1,5 +1,5 @@
 import { StudioError } from '../../engine/errors.ts';
-import { LiveModel } from '../../engine/model/live-model.ts';
+import { LiveModel, type LiveModelOptions } from '../../engine/model/live-model.ts';
 import { EXPLORING_VECTOR_DTYPES } from '../../engine/model/memory-plan.ts';
 import type { Ort } from '../../engine/model/ort-runtime.ts';
 import { useStudio } from '../store.ts';
@@ -49,23 +49,30 @@ async function liveModel(): Promise<LiveModel> {
   await disposeLive();
   const trio = { sft: checkpointFor('sft'), rl: checkpointFor('rl'), target: checkpointFor('target') };
   if (!trio.sft || !trio.rl || !trio.target) throw new StudioError('Load all three checkpoints first.');
-  const withGpu = st().gpu.status === 'ready';
-  const model = (async () => {
-    const ort = (withGpu ? await import('onnxruntime-web/webgpu') : await import('onnxruntime-web')) as unknown as Ort;
-    const ctx = withGpu ? await gpuContext() : undefined;
-    return LiveModel.create({
-      trio: { sft: trio.sft!, rl: trio.rl!, target: trio.target! },
-      ort,
-      device: ctx?.device,
-      compute: ctx?.hasShaderF16 ? 'float16' : 'float32',
-      vocabPolicy: st().merge.vocabPolicy,
-      // Exploring: v in f16 where f32 does not fit (memory-plan.ts); exports never read these buffers.
-      residency: { budgetBytes: st().settings.gpuBudgetGiB * 1024 ** 3, vectorDtype: EXPLORING_VECTOR_DTYPES },
-    });
-  })();
+  const model = createPageLiveModel({ sft: trio.sft, rl: trio.rl, target: trio.target });
   live = { key, model };
   model.catch(() => live?.model === model && (live = undefined));
   return model;
+}
+
+/**
+ * A LiveModel of any trio in the page's environment (WebGPU EP on the page's device, else WASM;
+ * the vocab policy and GPU budget from the settings). The sweep (sweep-session.ts) builds its
+ * control and donors-alone models with it; their owner disposes them.
+ */
+export async function createPageLiveModel(trio: LiveModelOptions['trio']): Promise<LiveModel> {
+  const withGpu = st().gpu.status === 'ready';
+  const ort = (withGpu ? await import('onnxruntime-web/webgpu') : await import('onnxruntime-web')) as unknown as Ort;
+  const ctx = withGpu ? await gpuContext() : undefined;
+  return LiveModel.create({
+    trio,
+    ort,
+    device: ctx?.device,
+    compute: ctx?.hasShaderF16 ? 'float16' : 'float32',
+    vocabPolicy: st().merge.vocabPolicy,
+    // Exploring: v in f16 where f32 does not fit (memory-plan.ts); exports never read these buffers.
+    residency: { budgetBytes: st().settings.gpuBudgetGiB * 1024 ** 3, vectorDtype: EXPLORING_VECTOR_DTYPES },
+  });
 }
 
 /** Generates for the playground prompt at the current α. */

@@ -1,4 +1,5 @@
 import type { Checkpoint, TensorInfo } from '../../engine/checkpoint/open-checkpoint.ts';
+import { StudioError } from '../../engine/errors.ts';
 import { decodeToF32 } from '../../engine/merge/half-float.ts';
 import type { SafetensorsHeader } from '../../engine/safetensors/parse-safetensors-header.ts';
 import type { CheckpointSource } from '../../engine/sources/source.ts';
@@ -67,23 +68,45 @@ export function zerosLike(like: Checkpoint): Checkpoint {
  * reads it chunk by chunk computes it once.
  */
 export function controlCheckpoint(sft: Checkpoint, rl: Checkpoint, seed: number): Checkpoint {
-  let last: { name: string; bytes: Uint8Array } | undefined;
-  const whole = async (t: TensorInfo): Promise<Uint8Array> => {
-    if (last?.name === t.name) return last.bytes;
+  // One computation per tensor even when the merge reads several of its chunks at once.
+  let last: { name: string; bytes: Promise<Uint8Array> } | undefined;
+  const compute = async (t: TensorInfo): Promise<Uint8Array> => {
     const elements = t.byteLength / 4;
-    const s = sft.tensors.get(t.name)!;
     const r = rl.tensors.get(t.name);
     const v = new Float32Array(elements);
     if (r && r.byteLength / bytesPer(r.dtype) === elements) {
-      const a = decodeToF32(await sft.readTensorBytes(t.name), s.dtype, elements, new Float32Array(elements));
-      const b = decodeToF32(await rl.readTensorBytes(t.name), r.dtype, elements, new Float32Array(elements));
+      const a = await readF32(sft, t.name, elements);
+      const b = await readF32(rl, t.name, elements);
       for (let i = 0; i < elements; i++) v[i] = b[i] - a[i]; // stored as float32: the merge's f32(rl) − f32(sft)
     }
     const c = controlTensor(seed, t.name, v);
-    last = { name: t.name, bytes: new Uint8Array(c.buffer, c.byteOffset, c.byteLength) };
+    return new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
+  };
+  const whole = (t: TensorInfo): Promise<Uint8Array> => {
+    if (last?.name !== t.name) {
+      const bytes = compute(t);
+      last = { name: t.name, bytes };
+      bytes.catch(() => last?.bytes === bytes && (last = undefined));
+    }
     return last.bytes;
   };
   return computedCheckpoint(`control vector (seed ${seed})`, sft, async (t, offset, length) => (await whole(t)).subarray(offset, offset + length));
+}
+
+/**
+ * A donor tensor as float32. The read is checked: in the page a ranged read of the demo's files
+ * has come back empty under load (seen while building this model, not reproduced in isolation),
+ * which would otherwise surface as a bare RangeError; it is read once more, then named.
+ */
+async function readF32(ckpt: Checkpoint, name: string, elements: number): Promise<Float32Array> {
+  const info = ckpt.tensors.get(name)!;
+  for (let attempt = 1; ; attempt++) {
+    const bytes = await ckpt.readTensorBytes(name);
+    if (bytes.byteLength === info.byteLength) return decodeToF32(bytes, info.dtype, elements, new Float32Array(elements));
+    if (attempt === 2) {
+      throw new StudioError(`${ckpt.source.label}: reading tensor ${name} gave ${bytes.byteLength} of its ${info.byteLength} bytes twice; check the connection to where the checkpoint is served, then run the sweep again (finished items are kept).`);
+    }
+  }
 }
 
 function bytesPer(dtype: string): number {

@@ -2,7 +2,6 @@ import { ROLES, type Role } from '../../engine/checkpoint/compatibility.ts';
 import { StudioError } from '../../engine/errors.ts';
 import type { AnyTask, RunProgram } from '../../engine/eval/index.ts';
 import type { LiveModel } from '../../engine/model/live-model.ts';
-import { normalizeAlphas } from '../../engine/sweep/alpha-grid.ts';
 import type { SweepBackend } from '../../engine/sweep/host-sweep-backend.ts';
 import {
   decodeShareHash,
@@ -16,6 +15,9 @@ import {
 import { buildSweepDocument, itemKey, runSweep as runSweepEngine, SweepCancelledError, sweepConfigKey, sweepUnits, type ComputedSeries, type FinishedItem, type SweepInput } from '../../engine/sweep/run-sweep.ts';
 import { conditionLabelOf, parseSweepConfig } from '../../engine/sweep/sweep-config.ts';
 import { useStudio, type SweepRunState, type SweepSettings } from '../store.ts';
+import { parseAlphaText, settingsFromDocument, sweepJsonOf, sweepProblem } from './sweep-settings.ts';
+
+export { parseAlphaText, sweepProblem } from './sweep-settings.ts';
 import { expandTasks, loadItems, pythonSandbox } from './benchmark-session.ts';
 import { createPageLiveModel, withLiveModelAt } from './model-session.ts';
 import { checkpointFor, DEMO_TRIO, loadDemo, loadHubId, onCheckpointChange } from './slot-loader.ts';
@@ -75,59 +77,9 @@ useStudio.subscribe((s, prev) => {
 
 // ---- the α grid and the configuration --------------------------------------------------------
 
-/** Numbers as a person types them: commas, spaces or semicolons between, "−" as well as "-". */
-export function parseAlphaText(text: string): { alphas: number[] } | { error: string } {
-  const parts = text
-    .replace(/[\u2212\u2013]/g, '-')
-    .split(/[\s,;]+/)
-    .filter(Boolean);
-  if (parts.length === 0) return { error: 'Give at least one α (0 and 1 are always added).' };
-  const values: number[] = [];
-  for (const p of parts) {
-    const x = Number(p);
-    if (!/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(p) || !Number.isFinite(x)) return { error: `"${p}" is not a finite number; α values are numbers like -1, 0.25 or 1.5.` };
-    values.push(x);
-  }
-  try {
-    return { alphas: normalizeAlphas(values) };
-  } catch (e) {
-    return { error: (e as Error).message };
-  }
-}
-
-const DEMO_TASK = 'demo_arith';
-
-/** Why Run cannot start with these choices, or undefined. */
-export function sweepProblem(s: SweepSettings, demoLoaded: boolean): string | undefined {
-  if (s.tasks.length === 0) return 'Choose at least one task.';
-  if (s.conditions.length === 0) return 'Choose at least one condition.';
-  if (s.tasks.includes(DEMO_TASK) && !demoLoaded) return `${DEMO_TASK} is the demo trio's own task: load the demo trio, or untick it.`;
-  return undefined;
-}
-
 /** A slot's source as sweep.json and the results document name it (a Hub label carries its commit). */
 export function sourceSpec(role: Role): string {
   return st().slots[role].label ?? role;
-}
-
-/** The page's choices as `studio sweep`'s sweep.json (the CLI runs the same configuration with its own sources). */
-export function sweepJsonOf(s: SweepSettings, alphas: number[], sources: Record<Role, string>): Record<string, unknown> {
-  // sweep.json gives one chat flag per task entry: a task asked with and without the template is two entries.
-  const byChat = new Map<boolean, ('plain' | 'think')[]>();
-  for (const c of s.conditions) {
-    const chat = c.endsWith('+chat');
-    byChat.set(chat, [...(byChat.get(chat) ?? []), c.startsWith('think') ? 'think' : 'plain']);
-  }
-  const tasks = s.tasks.flatMap((task) => [...byChat].map(([chat, conditions]) => ({ task, limit: s.count, ...(s.selection === 'shuffle' ? { seed: s.seed } : {}), conditions, chat })));
-  return {
-    sft: sources.sft,
-    rl: sources.rl,
-    target: sources.target,
-    alphas,
-    tasks,
-    generation: { batch_size: s.batchSize, ...(s.maxNewTokens !== null ? { max_new_tokens: s.maxNewTokens } : {}) },
-    controls: { donors: s.donors, random_vector_seed: s.control ? s.controlSeed : null },
-  };
 }
 
 /** The sweep.json of what the panel shows, with the page's sources (for `studio sweep`, after replacing them by paths or hf: ids). */
@@ -136,28 +88,6 @@ export function currentSweepJson(): string | undefined {
   const grid = parseAlphaText(s.alphasText);
   if ('error' in grid) return undefined;
   return JSON.stringify(sweepJsonOf(s, grid.alphas, { sft: sourceSpec('sft'), rl: sourceSpec('rl'), target: sourceSpec('target') }), null, 2) + '\n';
-}
-
-/** The page's settings back from a results document (Re-run). */
-export function settingsFromDocument(doc: SweepResultsDocument): Partial<SweepSettings> {
-  const first = doc.tasks[0];
-  const conditions = [...new Set(doc.tasks.flatMap((t) => t.conditions))] as ConditionLabel[];
-  const bbh = doc.tasks.filter((t) => t.task.startsWith('bbh_cot_fewshot_')).length;
-  const names = [...new Set(doc.tasks.map((t) => t.task))];
-  return {
-    alphasText: doc.alphas.join(', '),
-    // All 27 BBH subtasks come back as the group; a few of them as themselves.
-    tasks: bbh === 27 ? [...names.filter((n) => !n.startsWith('bbh_cot_fewshot_')), 'bbh_cot_fewshot'] : names,
-    conditions,
-    count: first.selection.count ?? first.data.rows,
-    selection: first.selection.mode,
-    seed: first.selection.seed ?? st().sweep.settings.seed,
-    batchSize: doc.generation.batch_size,
-    maxNewTokens: doc.generation.max_new_tokens,
-    donors: doc.controls.donors,
-    control: doc.controls.random_vector_seed !== null,
-    controlSeed: doc.controls.random_vector_seed ?? st().sweep.settings.controlSeed,
-  };
 }
 
 /** What identifies the loaded trio beyond its labels (two drops share the label "dropped files"). */
@@ -488,7 +418,7 @@ export async function rerunShared(): Promise<void> {
   const doc = st().sweep.document;
   if (!doc) return;
   if (rerunProblems(doc).length) return;
-  st().patchSweepSettings(settingsFromDocument(doc));
+  st().patchSweepSettings(settingsFromDocument(doc, st().sweep.settings));
   await Promise.all(ROLES.map((r) => (st().slots[r].label === doc.sources[r].spec && st().slots[r].status === 'ready' ? undefined : sourceLoader(r, doc.sources[r].spec)!())));
   const failed = ROLES.filter((r) => st().slots[r].status !== 'ready');
   if (failed.length) {
