@@ -1,8 +1,11 @@
 import { defineConfig } from '@playwright/test';
 
-/** Ports for the e2e run: the studio (Vite) and the local mock of the Hub. */
-export const STUDIO_PORT = 5174;
-export const MOCK_HUB_PORT = 7861;
+/**
+ * Ports for the e2e run: the studio (Vite) and the local mock of the Hub. Overridable
+ * (STUDIO_E2E_PORT, STUDIO_E2E_HUB_PORT) so a second run can go beside one that holds the defaults.
+ */
+export const STUDIO_PORT = Number(process.env.STUDIO_E2E_PORT || 5174);
+export const MOCK_HUB_PORT = Number(process.env.STUDIO_E2E_HUB_PORT || 7861);
 
 /**
  * Debian's Chromium, headless, with WebGPU through SwiftShader (no GPU on CI machines).

@@ -1,3 +1,4 @@
+import { STUDIO_PORT } from '../playwright.config.ts';
 import { deflateRawSync } from 'node:zlib';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 // The engine's modules themselves (its index also loads the eval tasks' JSON, which Playwright's loader cannot import).
@@ -12,7 +13,7 @@ import { typicalSweepDocument } from '../test-support/sweep-document.ts';
  * plot is drawn. Payloads are made here with the engine's encoder (valid) or by hand (hostile).
  */
 
-const APP = 'http://127.0.0.1:5174';
+const APP = `http://127.0.0.1:${STUDIO_PORT}`;
 const hashOf = (json: unknown) => `r=1.${bytesToBase64url(deflateRawSync(Buffer.from(JSON.stringify(json))))}`;
 const clone = (d: SweepResultsDocument) => JSON.parse(JSON.stringify(d)) as SweepResultsDocument & Record<string, unknown>;
 const INJECTED = '"><img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
