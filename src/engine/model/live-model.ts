@@ -63,6 +63,11 @@ export class LiveModel {
     return this.resident?.residency;
   }
 
+  /** True when θ(α) alone is on the GPU and each α re-reads the checkpoints (target and v exceed the budget). */
+  get streaming(): boolean {
+    return this.resident?.residency.strategy === 'streaming';
+  }
+
   static async create(o: LiveModelOptions): Promise<LiveModel> {
     const { target } = o.trio;
     let spec = decoderSpec(target.config, new Map([...target.tensors].map(([n, t]) => [n, t.shape])), target.source.label);
