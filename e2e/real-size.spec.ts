@@ -38,25 +38,33 @@ for (const [budgetBytes, strategy] of [
   }
 }
 
-test('the page model (LiveModel) with every linear weight in row blocks: logits of the unsplit model within 1e-5 at each α, same greedy tokens', async ({ page }) => {
+test('the page model (LiveModel) with every linear weight in row blocks: the unsplit model\'s logits within 1e-5 and its greedy tokens, both as the float64 reference', async ({ page }) => {
   const prompts = [[283, 3, 11, 4, 284], [7, 8], [100, 101, 102, 103, 104, 105, 106]];
-  const res = await call<{ split: { name: string; blocks: number }[]; inputs: number; wholeInputs: number; results: { alpha: number; maxDiff: number; sameTokens: boolean }[]; errors: string[] }>(
-    page,
-    'runSplitGraph',
-    { maxBufferBytes: 40_000, alphas: [1, -1, 0.5], prompts, newTokens: 3 },
-  );
+  type Split = {
+    split: { name: string; blocks: number }[];
+    wholeSplit: number;
+    inputs: number;
+    tensors: number;
+    results: { alpha: number; maxDiff: number; refDiff: number; scale: number; tokens: number[][]; wholeTokens: number[][]; reference: number[][] }[];
+    errors: string[];
+  };
+  const res = await call<Split>(page, 'runSplitGraph', { maxBufferBytes: 40_000, alphas: [1, -1, 0.5], prompts, newTokens: 3 });
   expect(res.errors).toEqual([]);
   const names = res.split.map((s) => s.name);
   // demo-arith (hidden 128, untied): embedding, head, q/o projections and the MLP all split.
   for (const n of ['model.embed_tokens.weight', 'lm_head.weight', 'model.layers.1.self_attn.q_proj.weight', 'model.layers.1.self_attn.o_proj.weight', 'model.layers.0.mlp.gate_proj.weight', 'model.layers.0.mlp.down_proj.weight']) {
     expect(names).toContain(n);
   }
-  expect(res.inputs).toBeGreaterThan(res.wholeInputs);
+  expect(res.wholeSplit).toBe(0);
+  expect(res.inputs).toBeGreaterThan(res.tensors);
   for (const r of res.results) {
     expect(r.maxDiff, `α=${r.alpha}`).toBeLessThan(1e-5);
-    expect(r.sameTokens, `α=${r.alpha}`).toBe(true);
+    expect(r.tokens, `α=${r.alpha}`).toEqual(r.wholeTokens);
+    // f32 against float64 (logits up to ~80 here).
+    expect(r.refDiff / r.scale, `α=${r.alpha}`).toBeLessThan(1e-4);
+    expect(r.tokens, `α=${r.alpha}`).toEqual(r.reference);
   }
-  console.log(`[e2e] split graph: ${res.split.length} weights in blocks, ${res.inputs} weight inputs (unsplit ${res.wholeInputs}); max |Δlogit| ${res.results.map((r) => r.maxDiff.toExponential(1)).join(', ')}`);
+  console.log(`[e2e] split graph: ${res.split.length} weights in blocks, ${res.inputs} weight inputs for ${res.tensors} tensors; max |Δlogit| vs unsplit ${res.results.map((r) => r.maxDiff.toExponential(1)).join(', ')}; vs float64 ${res.results.map((r) => `${r.refDiff.toExponential(1)} of ${r.scale.toFixed(0)}`).join(', ')}`);
 });
 
 type Precision = { residency: { vectorDtype: string; outDtype: string }; results: { alpha: number; maxErr: number; worstRatio: number; maxAbsV: number; logitChange: number | null; logitScale: number }[] };

@@ -83,32 +83,61 @@ w.runBlockMerge = async (o: { maxBufferBytes: number; budgetBytes: number; outDt
   return out;
 };
 
-/** The page's LiveModel with forced small buffers against the unsplit one: logits and greedy tokens. */
+/**
+ * The page's LiveModel with forced small buffers (every linear weight in row blocks) against the
+ * unsplit LiveModel on the same device, and both against the float64 reference of the exact
+ * merge: logits of the real positions (a left-padded row's pad positions are never read) and
+ * greedy tokens.
+ */
 w.runSplitGraph = async (o: { maxBufferBytes: number; alphas: number[]; prompts: number[][]; newTokens: number }) => {
-  const { device } = await requestGpu();
   const trio = await published('demo-arith');
+  const plan = planMerge(trio, { mode: 'merge', outDtype: 'F32' });
+  const { device } = await requestGpu();
   const errors: string[] = [];
   device.addEventListener('uncapturederror', (e) => errors.push((e as GPUUncapturedErrorEvent).error.message));
   const make = (maxBufferBytes?: number) => LiveModel.create({ trio, ort: ortWeb, device, compute: 'float32', residency: { budgetBytes: 1 << 30, maxBufferBytes } });
   const whole = await make();
   const split = await make(o.maxBufferBytes);
+  const cfg = { ...trio.target.config };
+  const V = cfg.vocabSize;
+  const S = Math.max(...o.prompts.map((p) => p.length));
+  const g = { maxNewTokens: o.newTokens, eosTokenIds: [] };
   const results = [];
   for (const alpha of o.alphas) {
     await whole.setAlpha(alpha);
     await split.setAlpha(alpha);
-    const a = await whole.model.forward(o.prompts);
-    const b = await split.model.forward(o.prompts);
+    const a = (await whole.model.forward(o.prompts)).data;
+    const b = (await split.model.forward(o.prompts)).data;
+    const tokens = (await split.generate(o.prompts, g)).map((r) => r.ids);
+    const wholeTokens = (await whole.generate(o.prompts, g)).map((r) => r.ids);
+    const exact = await mergedWeightsF32(plan, new CpuTensorMerger(), alpha);
     let maxDiff = 0;
-    for (let i = 0; i < a.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a.data[i] - b.data[i]));
-    const g = { maxNewTokens: o.newTokens, eosTokenIds: [] };
-    const ga = (await whole.generate(o.prompts, g)).map((r) => r.ids);
-    const gb = (await split.generate(o.prompts, g)).map((r) => r.ids);
-    results.push({ alpha, maxDiff, sameTokens: JSON.stringify(ga) === JSON.stringify(gb), tokens: gb });
+    let refDiff = 0;
+    let scale = 0;
+    const reference: number[][] = [];
+    o.prompts.forEach((p, row) => {
+      referenceForward(cfg, exact, p).forEach((logits, t) =>
+        logits.forEach((x, i) => {
+          const at = (row * S + S - p.length + t) * V + i;
+          maxDiff = Math.max(maxDiff, Math.abs(a[at] - b[at]));
+          refDiff = Math.max(refDiff, Math.abs(b[at] - x));
+          scale = Math.max(scale, Math.abs(x));
+        }),
+      );
+      const seq = [...p];
+      for (let k = 0; k < o.newTokens; k++) {
+        const last = referenceForward(cfg, exact, seq).at(-1)!;
+        seq.push(last.indexOf(Math.max(...last)));
+      }
+      reference.push(seq.slice(p.length));
+    });
+    results.push({ alpha, maxDiff, refDiff, scale, tokens, wholeTokens, reference });
   }
   const out = {
     split: split.residency!.split.map((s) => ({ name: s.name, blocks: s.blocks.length })),
+    wholeSplit: whole.residency!.split.length,
     inputs: weightInputs(split.spec).length,
-    wholeInputs: weightInputs(whole.spec).length,
+    tensors: split.spec.weights.length,
     results,
     errors,
   };
@@ -140,10 +169,20 @@ w.runPrecision = async (o: { vectorDtype: VectorDtype; outDtype: 'F32' | 'F16'; 
   const plan = planMerge(trio, { mode: 'merge', outDtype: 'F32' });
   const v = await vectors(plan);
   const rm = await ResidentMerge.create(device, plan, { budgetBytes: 1 << 30, outDtype: o.outDtype, vectorDtype: o.vectorDtype });
-  const models = o.outDtype === 'F32' ? await Promise.all([o.vectorDtype, 'F32' as const].map((vec) => LiveModel.create({ trio, ort: ortWeb, device, compute: 'float32', residency: { budgetBytes: 1 << 30, vectorDtype: vec } }))) : [];
+  // Logits with v in this dtype against v in f32: a second resident θ(α) with v in f32, each read by its own decoder.
+  const exactRm = o.outDtype === 'F32' ? await ResidentMerge.create(device, plan, { budgetBytes: 1 << 30, outDtype: 'F32', vectorDtype: 'F32' }) : undefined;
+  const runtime = new OrtRuntime({ ort: ortWeb, provider: 'webgpu', device });
+  const spec = decoderSpec(trio.target.config, new Map([...trio.target.tensors].map(([n, t]) => [n, t.shape])), trio.target.source.label);
+  const decoderOf = (r: ResidentMerge) => {
+    const outputs = r.outputs;
+    const feed = Object.fromEntries(weightInputs(spec).map((i) => [i.name, ortWeb.Tensor.fromGpuBuffer(outputs.get(i.name)!.buffer, { dataType: 'float32', dims: i.shape })]));
+    return new DecoderModel(runtime, trio.target.config, spec, { kind: 'inputs', tensors: feed });
+  };
+  const models = exactRm ? [decoderOf(rm), decoderOf(exactRm)] : [];
   const results = [];
   for (const alpha of o.alphas) {
     await rm.setAlpha(alpha);
+    await exactRm?.setAlpha(alpha);
     const exact = await mergedWeightsF32(plan, new CpuTensorMerger(), alpha);
     let maxErr = 0;
     let worstRatio = 0;
@@ -173,19 +212,20 @@ w.runPrecision = async (o: { vectorDtype: VectorDtype; outDtype: 'F32' | 'F16'; 
     let logitChange: number | null = null;
     let logitScale = 0;
     if (models.length) {
-      await Promise.all(models.map((m) => m.setAlpha(alpha)));
-      const [a, b] = [await models[0].model.forward(o.prompts), await models[1].model.forward(o.prompts)];
+      const [a, b] = [(await models[0].forward(o.prompts)).data, (await models[1].forward(o.prompts)).data];
       logitChange = 0;
-      for (let i = 0; i < a.data.length; i++) {
-        logitChange = Math.max(logitChange, Math.abs(a.data[i] - b.data[i]));
-        logitScale = Math.max(logitScale, Math.abs(b.data[i]));
+      for (let i = 0; i < a.length; i++) {
+        logitChange = Math.max(logitChange, Math.abs(a[i] - b[i]));
+        logitScale = Math.max(logitScale, Math.abs(b[i]));
       }
     }
     results.push({ alpha, maxErr, worstRatio, maxAbsV, logitChange, logitScale });
   }
   const out = { residency: { vectorDtype: rm.residency.vectorDtype, outDtype: rm.residency.outDtype, bytes: rm.residency.bytes }, results };
-  rm.destroy();
   for (const m of models) await m.dispose();
+  await runtime.dispose();
+  rm.destroy();
+  exactRm?.destroy();
   return out;
 };
 

@@ -34,9 +34,15 @@ export interface TensorRef {
 }
 
 /** Elements [start, start + count) of a planned input tensor: one ranged read. */
-export function readElements(r: TensorRef, start: number, count: number): Promise<Uint8Array> {
+export async function readElements(r: TensorRef, start: number, count: number): Promise<Uint8Array> {
   const size = dtypeByteSize(r.dtype)!;
-  return r.ckpt.readTensorBytes(r.name, ((r.offset ?? 0) + start) * size, count * size);
+  const bytes = await r.ckpt.readTensorBytes(r.name, ((r.offset ?? 0) + start) * size, count * size);
+  // Every sink trusts this length (a GPU upload of fewer bytes keeps the previous chunk's): a short
+  // answer must stop the merge, never become weights.
+  if (bytes.length !== count * size) {
+    throw new StudioError(`${r.ckpt.source.label}: reading ${count * size} bytes of tensor "${r.name}" gave ${bytes.length}; the source answered short (a dropped connection or a failing server or disk). Try again.`);
+  }
+  return bytes;
 }
 
 export interface PlannedTensor {
