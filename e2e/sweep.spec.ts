@@ -1,3 +1,4 @@
+import { STUDIO_PORT } from '../playwright.config.ts';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { FIXTURES } from './helpers.ts';
  * points; a reload mid-sweep resumes without recomputing what IndexedDB already holds.
  */
 
-const APP = 'http://127.0.0.1:5174';
+const APP = `http://127.0.0.1:${STUDIO_PORT}`;
 const DEMO = JSON.parse(readFileSync(join(FIXTURES, 'models', 'demo-arith-target', 'demo.json'), 'utf8')) as { accuracy: { alpha: number; digitsOnly: number }[] };
 const demoAccuracy = (alpha: number) => DEMO.accuracy.find((a) => a.alpha === alpha)!.digitsOnly;
 
@@ -69,10 +70,11 @@ async function rows(scope: Page | Locator): Promise<Row[]> {
 const at = (rs: Row[], series: string, alpha: number | null) => rs.find((r) => r.series === series && r.alpha === alpha)!;
 const acc = (r: Row) => r.correct / r.total;
 
-async function downloaded(page: Page, button: string): Promise<string> {
+async function downloadedBytes(page: Page, button: string): Promise<Buffer> {
   const [d] = await Promise.all([page.waitForEvent('download'), page.getByTestId('sweep-exports').getByRole('button', { name: button, exact: true }).click()]);
-  return readFileSync((await d.path())!, 'utf8');
+  return readFileSync((await d.path())!);
 }
+const downloaded = async (page: Page, button: string) => (await downloadedBytes(page, button)).toString('utf8');
 
 /** What IndexedDB holds: each item's id and the page run that computed it. */
 function storedItems(page: Page): Promise<{ id: string; run: string }[]> {
@@ -140,6 +142,10 @@ test('the demo sweep: the plot rises with α and not with the control; items, ex
   const csv = (await downloaded(page, 'CSV')).trim().split('\n');
   expect(csv).toHaveLength(12);
   expect(csv[0]).toBe('series,alpha,task,condition,metric,correct,total,accuracy,ci95_low,ci95_high');
+  // The PNG: the same drawing rasterised at twice its size (760 × 440 → 1520 × 880).
+  const png = await downloadedBytes(page, 'PNG');
+  expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([1520, 880]);
   const svg = await downloaded(page, 'SVG');
   expect(svg).toContain('<svg');
   expect(svg).toContain('α (scale of v)');
@@ -243,4 +249,29 @@ test('a reload mid-sweep resumes from IndexedDB: stored items are not recomputed
   await runToEnd(panel, 30_000);
   await expect(panel.getByTestId('sweep-progress')).toHaveAttribute('data-resumed', '200');
   expect((await storedItems(page)).filter((i) => !firstRun.has(i.run) && !secondRun.some((s) => s.run === i.run))).toEqual([]);
+});
+
+test('over a small GPU budget each α streams from the checkpoints and the panel says so; Cancel keeps the finished items and Resume completes the same numbers', async ({ page }) => {
+  test.setTimeout(300_000);
+  await page.goto('/');
+  // 2.5 MiB: θ(α) of the demo fits, target + v + θ(α) (3.9 MiB) does not.
+  await page.getByText('Settings').click();
+  await page.getByLabel('GPU memory budget').fill('0.0025');
+  const panel = await loadDemo(page);
+  await configure(panel, { alphas: '0, 1', count: 100, shuffle: false, batch: 10, control: false, donors: false });
+  await panel.getByTestId('sweep-run').click();
+  await expect(panel.getByTestId('sweep-streaming')).toContainText('Streaming:', { timeout: 60_000 });
+  await expect(panel.getByTestId('sweep-streaming')).toContainText('each new α re-reads the checkpoints');
+  const progress = panel.getByTestId('sweep-progress');
+  await expect.poll(async () => Number(await progress.getAttribute('data-done')), { timeout: 120_000 }).toBeGreaterThanOrEqual(30);
+  await panel.getByTestId('sweep-cancel').click();
+  await expect(panel.getByTestId('sweep-status')).toHaveAttribute('data-status', 'cancelled', { timeout: 60_000 });
+  const kept = (await storedItems(page)).length;
+  expect(kept).toBeGreaterThanOrEqual(30);
+  await expect(panel.getByTestId('sweep-run')).toHaveText('Resume sweep');
+  await runToEnd(panel);
+  await expect(panel.getByTestId('sweep-progress')).toHaveAttribute('data-resumed', String(kept));
+  const rs = await rows(panel);
+  expect(acc(at(rs, 'v', 0))).toBeCloseTo(demoAccuracy(0), 10);
+  expect(acc(at(rs, 'v', 1))).toBeCloseTo(demoAccuracy(1), 10);
 });

@@ -83,7 +83,7 @@ export function SweepPanel() {
           </span>
         </div>
         <div className="bench-tasks" role="group" aria-label="sweep tasks">
-          {demoLoaded && (
+          {(demoLoaded || settings.tasks.includes(DEMO_TASK)) && (
             <label>
               <input type="checkbox" aria-label={DEMO_TASK} checked={settings.tasks.includes(DEMO_TASK)} onChange={(e) => patch({ tasks: toggle(settings.tasks, DEMO_TASK, e.target.checked) })} />{' '}
               {DEMO_TASK} <span className="muted">(the demo trio's own task: "a+b=" → (a + b) mod 10)</span>
@@ -218,7 +218,7 @@ function SweepProgress() {
       {run.path === 'cpu-copy' && <p className="notice">No WebGPU here: each α is merged on the CPU (WASM) and copied into the model, which is much slower.</p>}
       {run.streaming && (
         <p className="notice" data-testid="sweep-streaming">
-          Streaming: {run.residency ?? 'the target and v do not fit the GPU budget together'} — each α re-reads the checkpoints instead of re-merging resident weights.
+          Streaming: {run.residency ?? 'target + v + θ(α) do not fit the GPU budget, so each α re-reads the checkpoints instead of re-merging resident weights.'}
         </p>
       )}
       {!run.streaming && run.residency && <p className="muted">{run.residency}</p>}

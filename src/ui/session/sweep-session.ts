@@ -8,12 +8,11 @@ import {
   encodeShareHash,
   hasSharedDocument,
   withoutSamples,
-  type ConditionLabel,
   type SweepResultsDocument,
   type SweepSample,
 } from '../../engine/sweep/index.ts';
 import { buildSweepDocument, itemKey, runSweep as runSweepEngine, SweepCancelledError, sweepConfigKey, sweepUnits, type ComputedSeries, type FinishedItem, type SweepInput } from '../../engine/sweep/run-sweep.ts';
-import { conditionLabelOf, parseSweepConfig } from '../../engine/sweep/sweep-config.ts';
+import { parseSweepConfig } from '../../engine/sweep/sweep-config.ts';
 import { useStudio, type SweepRunState, type SweepSettings } from '../store.ts';
 import { parseAlphaText, settingsFromDocument, sweepJsonOf, sweepProblem } from './sweep-settings.ts';
 
