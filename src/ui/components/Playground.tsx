@@ -32,7 +32,7 @@ export function Playground() {
       {idsOnly ? (
         <>
           <p className="notice ids-note" data-testid="playground-ids-note">
-            The target has no tokenizer.json, so text cannot be encoded or decoded: type the prompt as token ids (as <code>studio generate --ids</code>
+            The target has no tokenizer.json, so text cannot be encoded or decoded: type the prompt as token ids (as <code>studio generate --ids</code>{' '}
             takes them); the answer is shown as ids.
           </p>
           <input aria-label="prompt token ids" className="mono" placeholder="e.g. 283, 10, 20" value={pg.idsText} onChange={(e) => patch({ idsText: e.target.value })} spellCheck={false} />
