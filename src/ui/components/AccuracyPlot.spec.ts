@@ -78,6 +78,20 @@ describe('AccuracyPlot rendered to static SVG', () => {
     expect(a).toContain('>demo_arith · plain · acc_norm<');
     expect(plotData(two, ['acc_norm']).series.map((s) => [s.kind, s.points.map((p) => p.alpha)])).toEqual([['v', [0, 1]]]);
   });
+
+  it('grows with its legend when no height is given, keeping the plot area; many reference lines are named by the legend alone', () => {
+    const frame = (markup: string) => Number(/<rect x="62" y="34" width="[\d.]+" height="([\d.]+)" fill="none"/.exec(markup)![1]);
+    const tasks = ['gsm8k_cot', 'sciq', 'humaneval', 'bbh_cot_fewshot_date_understanding'];
+    const many = tasks.flatMap((task) => POINTS.map((p) => ({ ...p, task })));
+    const a = svg();
+    const b = renderToStaticMarkup(createElement(AccuracyPlot, { points: many, static: true, title: 'demo' }));
+    // 4 × (2 curves + 3 references) = 20 legend entries in 2 columns: 10 rows, 7 more than the default height holds.
+    expect(b).toContain(`height="${440 + 7 * 18}"`);
+    expect(frame(b)).toBe(frame(a));
+    expect(b).not.toContain('>RL alone');
+    // A height given (the CLI's file) is kept.
+    expect(renderToStaticMarkup(createElement(AccuracyPlot, { points: many, static: true, width: 900, height: 700 }))).toContain('width="900" height="700"');
+  });
 });
 
 describe('AccuracyTable', () => {

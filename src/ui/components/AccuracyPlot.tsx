@@ -154,10 +154,18 @@ interface Layout {
   yTicks: number[];
 }
 
-function layout(data: AccuracyPlotData, width: number, height: number, legendEntries: number): Layout {
+/** Legend rows the default height has room for; more rows make the drawing taller. */
+const DEFAULT_LEGEND_ROWS = 3;
+/** Reference lines labelled at the plot's right edge; beyond this the labels would pile up, and the legend names them. */
+const MAX_EDGE_LABELS = 6;
+
+function legendLayout(width: number, entries: number) {
   const columns = Math.max(1, Math.floor((width - MARGIN.left) / LEGEND_MIN_COLUMN));
-  const columnWidth = Math.floor((width - MARGIN.left - 8) / columns);
-  const rows = Math.ceil(legendEntries / columns);
+  return { columns, columnWidth: Math.floor((width - MARGIN.left - 8) / columns), rows: Math.ceil(entries / columns) };
+}
+
+function layout(data: AccuracyPlotData, width: number, height: number, legendEntries: number): Layout {
+  const { columns, columnWidth, rows } = legendLayout(width, legendEntries);
   const legendHeight = rows * LEGEND_ROW + (rows ? 8 : 0);
   const plot = {
     left: MARGIN.left,
@@ -214,7 +222,6 @@ function spreadLabels(ys: number[], top: number, bottom: number): number[] {
 export function AccuracyPlot(props: AccuracyPlotProps) {
   const { series, references } = plotData(props.points, props.metrics);
   const width = props.width ?? PLOT_SIZE.width;
-  const height = props.height ?? PLOT_SIZE.height;
   const interactive = !props.static;
   const groups = [...new Set([...series, ...references].map(groupKey))];
   const color = (s: { task: string; condition: string; metric: string }) => PALETTE[groups.indexOf(groupKey(s)) % PALETTE.length];
@@ -226,6 +233,8 @@ export function AccuracyPlot(props: AccuracyPlotProps) {
     ...series.map((s) => ({ key: s.key, label: seriesLabel(s, withMetric), color: color(s), dash: s.kind === 'control' ? CONTROL_DASH : undefined, marker: s.kind === 'control' ? 'hollow' : 'filled' })),
     ...references.map((r) => ({ key: r.key, label: referenceLabel(r, withMetric), color: color(r), dash: REFERENCE_DASH[r.model], marker: 'none' })),
   ];
+  // Without a given height the drawing grows with its legend, so many curves keep the plot area's size.
+  const height = props.height ?? PLOT_SIZE.height + Math.max(0, legendLayout(width, legend.length).rows - DEFAULT_LEGEND_ROWS) * LEGEND_ROW;
   const L = layout({ series, references }, width, height, legend.length);
   const { plot } = L;
   const right = plot.left + plot.width;
@@ -287,9 +296,11 @@ export function AccuracyPlot(props: AccuracyPlotProps) {
             <g key={ref.key} data-reference={ref.key}>
               <rect x={plot.left} y={L.y(ci.high)} width={plot.width} height={r2(L.y(ci.low) - L.y(ci.high))} fill={c} fillOpacity={0.06} />
               <line x1={plot.left} x2={right} y1={L.y(acc)} y2={L.y(acc)} stroke={c} strokeWidth={1.5} strokeDasharray={REFERENCE_DASH[ref.model]} />
-              <Text x={right + 4} y={labelY[k]} fill={c} fontSize={10} verticalAnchor="middle">
-                {`${SHORT_MODEL_LABEL[ref.model]} alone ${percent(ref.correct, ref.total)}`}
-              </Text>
+              {references.length <= MAX_EDGE_LABELS && (
+                <Text x={right + 4} y={labelY[k]} fill={c} fontSize={10} verticalAnchor="middle">
+                  {`${SHORT_MODEL_LABEL[ref.model]} alone ${percent(ref.correct, ref.total)}`}
+                </Text>
+              )}
             </g>
           );
         })}

@@ -4,7 +4,7 @@ import { wilsonInterval } from '../../engine/eval/wilson-interval.ts';
 import type { SweepResultsDocument } from '../../engine/sweep/index.ts';
 import { copyShareLink, selectPoint, sweepSamples } from '../session/sweep-session.ts';
 import { useStudio } from '../store.ts';
-import { AccuracyPlot, AccuracyTable, PLOT_SIZE } from './AccuracyPlot.tsx';
+import { AccuracyPlot, AccuracyTable } from './AccuracyPlot.tsx';
 import { SweepItems } from './SweepItems.tsx';
 import { SweepRepeat } from './SweepRepeat.tsx';
 
@@ -103,8 +103,8 @@ async function svgToPng(svg: string): Promise<Blob> {
     img.src = url;
     await img.decode();
     const canvas = document.createElement('canvas');
-    canvas.width = PLOT_SIZE.width * 2;
-    canvas.height = PLOT_SIZE.height * 2;
+    canvas.width = img.naturalWidth * 2;
+    canvas.height = img.naturalHeight * 2;
     const ctx = canvas.getContext('2d')!;
     ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
     return await new Promise<Blob>((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('the canvas gave no PNG'))), 'image/png'));
