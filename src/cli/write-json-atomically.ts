@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { access, constants, open, rename, rm, stat } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { access, constants, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from './command.ts';
 
@@ -33,4 +35,40 @@ export async function writeTextAtomically(path: string, pieces: Iterable<string>
     await rm(temp, { force: true });
     throw e;
   }
+}
+
+/** Bytes written to `path` through a temporary sibling renamed at the end (nothing half-written). */
+export async function writeBytesAtomically(path: string, bytes: Uint8Array): Promise<void> {
+  const full = resolve(path);
+  const temp = join(dirname(full), `.${basename(full)}.partial-${randomBytes(4).toString('hex')}`);
+  try {
+    await writeFile(temp, bytes);
+    await rename(temp, full);
+  } catch (e) {
+    await rm(temp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * A JSON-lines file (e.g. samples.jsonl) written line by line under a temporary name: `commit`
+ * renames it into place when the run succeeds, `abort` removes it.
+ */
+export async function openJsonLinesFile<T>(path: string) {
+  const full = resolve(path);
+  const temp = join(dirname(full), `.${basename(full)}.partial-${randomBytes(4).toString('hex')}`);
+  const stream = createWriteStream(temp, { flags: 'wx' });
+  await once(stream, 'open');
+  return {
+    write: (row: T) => stream.write(JSON.stringify(row) + '\n'),
+    commit: async () => {
+      stream.end();
+      await once(stream, 'finish');
+      await rename(temp, full);
+    },
+    abort: async () => {
+      stream.destroy();
+      await rm(temp, { force: true });
+    },
+  };
 }

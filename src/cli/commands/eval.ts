@@ -1,7 +1,3 @@
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
 import type { EvalCondition, ItemSelection, RunProgram } from '../../engine/eval/index.ts';
 import { buildResultsDocument, type StudioRunRecord } from '../../engine/eval/run/results-document.ts';
 import { conditionLabel, runTask, type EvalSample } from '../../engine/eval/run/run-task.ts';
@@ -10,7 +6,7 @@ import { stringFlag } from '../merge-flags.ts';
 import { intFlag, openModelForRun } from '../model-flags.ts';
 import { openPythonSandbox } from '../python-sandbox.ts';
 import { loadTaskItems, taskList } from '../task-items.ts';
-import { checkOutputFile, writeTextAtomically } from '../write-json-atomically.ts';
+import { checkOutputFile, openJsonLinesFile, writeTextAtomically } from '../write-json-atomically.ts';
 
 /**
  * `studio eval`: runs lm-eval's tasks on a model (or on a merge made on the fly) and writes an
@@ -55,7 +51,7 @@ export const evalCommand: Command = {
 
     const started = performance.now();
     const m = await openModelForRun(args, io);
-    const samplesOut = samplesPath ? await openSamplesFile(samplesPath) : undefined;
+    const samplesOut = samplesPath ? await openJsonLinesFile<EvalSample>(samplesPath) : undefined;
     let sandbox: { runProgram: RunProgram; dispose(): void } | undefined;
     try {
       const tok = await m.tokenizer();
@@ -123,22 +119,3 @@ function progressLine(io: CliIO, task: string, total: number) {
   };
 }
 
-/** samples.jsonl, written line by line under a temporary name and renamed when the run succeeds. */
-async function openSamplesFile(path: string) {
-  const full = resolve(path);
-  const temp = join(dirname(full), `.${basename(full)}.partial-${process.pid}`);
-  const stream = createWriteStream(temp, { flags: 'w' });
-  await once(stream, 'open');
-  return {
-    write: (s: EvalSample) => stream.write(JSON.stringify(s) + '\n'),
-    commit: async () => {
-      stream.end();
-      await once(stream, 'finish');
-      await rename(temp, full);
-    },
-    abort: async () => {
-      stream.destroy();
-      await rm(temp, { force: true });
-    },
-  };
-}

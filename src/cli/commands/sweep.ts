@@ -1,7 +1,5 @@
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { RunProgram } from '../../engine/eval/index.ts';
 import { OrtRuntime, type Ort } from '../../engine/model/ort-runtime.ts';
 import { isSupportedDtype } from '../../engine/safetensors/dtypes.ts';
@@ -31,7 +29,7 @@ import { nativeRuntime, ortProviderFromEnv } from '../model-flags.ts';
 import { NativeSweepBackend } from '../native-sweep-backend.ts';
 import { openPythonSandbox } from '../python-sandbox.ts';
 import { loadTaskItems } from '../task-items.ts';
-import { checkOutputFile, writeTextAtomically } from '../write-json-atomically.ts';
+import { checkOutputFile, openJsonLinesFile, writeBytesAtomically, writeTextAtomically } from '../write-json-atomically.ts';
 
 /**
  * `studio sweep`: accuracy against α for a donor pair and a target, per task and condition, with
@@ -103,7 +101,7 @@ export const sweep: Command = {
     const runtime = native ? await nativeRuntime() : new OrtRuntime({ ort: (await import('onnxruntime-web')) as unknown as Ort, provider: 'wasm' });
     let backend: SweepBackend | undefined;
     let sandbox: { runProgram: RunProgram; dispose(): void } | undefined;
-    const samplesOut = samplesPath ? await openSamplesFile(samplesPath) : undefined;
+    const samplesOut = samplesPath ? await openJsonLinesFile<SweepSample>(samplesPath) : undefined;
     try {
       if (tasks.some((t) => t.task.name === 'humaneval')) sandbox = await openPythonSandbox(io);
       const tokenizer = await StudioTokenizer.load(target);
@@ -130,7 +128,7 @@ export const sweep: Command = {
         const plot = await import('../sweep-plot.ts');
         const svg = await plot.renderPlotSvg(doc, `Accuracy against α — target ${doc.sources.target.spec}`);
         const bytes = format === 'png' ? await plot.renderPlotPng(svg) : new TextEncoder().encode(svg);
-        await writeFileAtomically(plotPath, bytes);
+        await writeBytesAtomically(plotPath, bytes);
         summary.plot = plotPath;
       }
       // The recipe writes the target's dtype, as `studio merge` does by default.
@@ -197,34 +195,4 @@ function progressLine(io: CliIO) {
   };
 }
 
-async function writeFileAtomically(path: string, bytes: Uint8Array): Promise<void> {
-  const full = resolve(path);
-  const temp = join(dirname(full), `.${basename(full)}.partial-${process.pid}`);
-  try {
-    await writeFile(temp, bytes);
-    await rename(temp, full);
-  } catch (e) {
-    await rm(temp, { force: true });
-    throw e;
-  }
-}
 
-/** samples.jsonl, written line by line under a temporary name and renamed when the sweep succeeds. */
-async function openSamplesFile(path: string) {
-  const full = resolve(path);
-  const temp = join(dirname(full), `.${basename(full)}.partial-${process.pid}`);
-  const stream = createWriteStream(temp, { flags: 'w' });
-  await once(stream, 'open');
-  return {
-    write: (s: SweepSample) => stream.write(JSON.stringify(s) + '\n'),
-    commit: async () => {
-      stream.end();
-      await once(stream, 'finish');
-      await rename(temp, full);
-    },
-    abort: async () => {
-      stream.destroy();
-      await rm(temp, { force: true });
-    },
-  };
-}
