@@ -7,6 +7,8 @@ test.afterEach(async () => clearMockFaults());
 test('typing Hub ids shows progress, the pinned commit, and the verdict', async ({ page }) => {
   // Slow header reads so the progress display is observable.
   await setMockFaults([{ kind: 'slow', delayMs: 700, path: 'model.safetensors' }]);
+  // The mock Hub's log is shared by every spec in the run: look only at what this test asked for.
+  const before = ((await (await fetch(`${MOCK_HUB}/__mock/requests`)).json()) as unknown[]).length;
   await page.goto('/');
   await useMockHub(page);
   await loadHubId(page, 'sft', 'studio-fixtures/tiny-qwen2-untied-sft');
@@ -19,7 +21,7 @@ test('typing Hub ids shows progress, the pinned commit, and the verdict', async 
   await expect(page.getByTestId('verdict-headline')).toHaveText('Compatible: 27 tensors receive α·v.');
 
   // Headers only: no request so far asked for more than the header of a safetensors file.
-  const log = (await (await fetch(`${MOCK_HUB}/__mock/requests`)).json()) as Array<{ url: string; range?: string }>;
+  const log = ((await (await fetch(`${MOCK_HUB}/__mock/requests`)).json()) as Array<{ url: string; range?: string }>).slice(before);
   const weightReads = log.filter((r) => r.url.includes('.safetensors') && r.range);
   expect(weightReads.length).toBeGreaterThan(0);
   for (const r of weightReads) {

@@ -217,7 +217,7 @@ describe('an interrupted download continues from the byte it reached', () => {
     // Bytes delivered: every range whole but the cut one, which delivered 100 000: the file once.
     expect(ranges.reduce((n, [a, b], i) => n + (i === cut ? 100_000 : b - a + 1), 0)).toBe(size);
     expect(readFileSync(cachedFile(cacheDir, 'rl', WEIGHTS)).equals(fixtureBytes('rl'))).toBe(true);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('cache errors a user can cause: exit 2, one line naming the path and what to do', () => {
