@@ -1,10 +1,11 @@
 import type { Checkpoint } from '../checkpoint/open-checkpoint.ts';
+import { StudioError } from '../errors.ts';
 import { CpuTensorMerger } from '../merge/cpu-tensor-merger.ts';
 import { planMerge, type MergePlan, type VocabPolicy } from '../merge/merge-plan.ts';
 import { ResidentMerge, type ResidencyOptions, type ResidencyPlan } from '../merge/resident-merge.ts';
 import { decoderSpec, splitWeights, weightInputs, type ComputeDtype, type DecoderSpec } from './decoder-graph.ts';
 import { DecoderModel, type GenerateOptions, type GeneratedRow, type WeightFeed } from './decoder-model.ts';
-import { OrtRuntime, type Ort } from './ort-runtime.ts';
+import { OrtRuntime, type Ort, type RuntimeOptions } from './ort-runtime.ts';
 import { StudioTokenizer } from './tokenizer.ts';
 import { mergedWeightsF32 } from './weights.ts';
 
@@ -24,6 +25,70 @@ export interface LiveModelOptions {
   residency?: ResidencyOptions;
   /** float16 where the device has shader-f16 (WebGPU only); float32 otherwise. */
   compute?: ComputeDtype;
+  /** What the build is doing now (the page shows the first build as its own step). */
+  onProgress?: (p: BuildProgress) => void;
+}
+
+/**
+ * One step of building a LiveModel, in the order they happen: the tokenizer is read, the target
+ * and v are uploaded to the GPU (`done`/`total` tensors; WebGPU only), the ONNX graph is built and
+ * onnxruntime creates its session (WebGPU only: the WASM path builds its session per α, at its
+ * first generation after the CPU merge).
+ */
+export type BuildProgress =
+  | { phase: 'tokenizer' }
+  | { phase: 'weights'; done: number; total: number }
+  | { phase: 'graph' }
+  | { phase: 'session' }
+  | { phase: 'ready' };
+
+/** What a build step is doing, in words. */
+export function describeBuildPhase(p: BuildProgress): string {
+  switch (p.phase) {
+    case 'tokenizer':
+      return 'reading the tokenizer';
+    case 'weights':
+      return `uploading the target and v to the GPU (${p.done} of ${p.total} tensors)`;
+    case 'graph':
+      return 'building the ONNX graph';
+    case 'session':
+      return 'creating the onnxruntime session';
+    case 'ready':
+      return 'ready';
+  }
+}
+
+/** Options of a streamed generation of one prompt (LiveModel.generateStreaming). */
+export interface StreamOptions extends GenerateOptions {
+  /** Called after each new token with all the new ids so far. */
+  onToken?: (ids: readonly number[]) => void;
+  /** Aborting stops the generation after the token in flight (the promise rejects with GenerationCancelledError). */
+  signal?: AbortSignal;
+}
+
+export class GenerationCancelledError extends StudioError {
+  constructor() {
+    super('the generation was cancelled.');
+  }
+}
+
+/**
+ * A stop string no decoded text contains: with one present, DecoderModel.generate calls `decode`
+ * after every token, which is how a generation is streamed and cancelled without a second decode
+ * loop (see generateStreaming). U+FFFF is a Unicode noncharacter: tokenizers never emit it.
+ */
+const NEVER_DECODED = '\uffff\uffff<never>';
+
+/** The runtime with its session creation observed: the graph is built by then (DecoderModel builds it first). */
+class ObservedRuntime extends OrtRuntime {
+  onCreateSession?: () => void;
+  constructor(o: RuntimeOptions) {
+    super(o);
+  }
+  override createSession(...args: Parameters<OrtRuntime['createSession']>): ReturnType<OrtRuntime['createSession']> {
+    this.onCreateSession?.();
+    return super.createSession(...args);
+  }
 }
 
 export class LiveModel {
@@ -72,14 +137,19 @@ export class LiveModel {
     const { target } = o.trio;
     let spec = decoderSpec(target.config, new Map([...target.tensors].map(([n, t]) => [n, t.shape])), target.source.label);
     const plan = planMerge(o.trio, { mode: 'merge', outDtype: 'F32', vocabPolicy: o.vocabPolicy });
+    const report = o.onProgress ?? (() => undefined);
+    report({ phase: 'tokenizer' });
     const tokenizer = target.files.some((f) => f.path === 'tokenizer.json') ? await StudioTokenizer.load(target) : undefined;
-    const runtime = new OrtRuntime({ ort: o.ort, provider: o.device ? 'webgpu' : 'wasm', device: o.device });
+    const runtime = new ObservedRuntime({ ort: o.ort, provider: o.device ? 'webgpu' : 'wasm', device: o.device });
     let resident: ResidentMerge | undefined;
     let feed: WeightFeed;
     const compute: ComputeDtype = o.device && o.compute === 'float16' ? 'float16' : 'float32';
     try {
       if (o.device) {
-        resident = await ResidentMerge.create(o.device, plan, { ...o.residency, outDtype: compute === 'float16' ? 'F16' : 'F32' });
+        report({ phase: 'weights', done: 0, total: plan.tensors.length });
+        resident = await ResidentMerge.create(o.device, plan, { ...o.residency, outDtype: compute === 'float16' ? 'F16' : 'F32' }, (done, total) =>
+          report({ phase: 'weights', done, total }),
+        );
         const outputs = resident.outputs;
         // Weights larger than one GPU buffer may be are held as row blocks: the graph takes them block by block.
         const held = resident;
@@ -89,7 +159,14 @@ export class LiveModel {
         feed = { kind: 'embedded', arrays: new Map(spec.weights.map((w) => [w.name, new Float32Array(w.shape.reduce((a, b) => a * b, 1))])) };
       }
       const model = new DecoderModel(runtime, target.config, spec, feed, compute);
-      if (resident) await model.prepare('last'); // the CPU path builds its session per α, after the merge
+      if (resident) {
+        // the CPU path builds its session per α, after the merge
+        report({ phase: 'graph' });
+        runtime.onCreateSession = () => report({ phase: 'session' });
+        await model.prepare('last');
+      }
+      runtime.onCreateSession = undefined;
+      report({ phase: 'ready' });
       return new LiveModel(plan, spec, model, runtime, tokenizer, resident);
     } catch (e) {
       // Nothing half-built stays on the GPU: a retry would otherwise allocate the budget again.
@@ -120,6 +197,27 @@ export class LiveModel {
 
   generate(rows: number[][], o: GenerateOptions): Promise<GeneratedRow[]> {
     return this.exclusive(() => this.model.generate(rows, o));
+  }
+
+  /**
+   * Generates for one prompt, reporting each new token as it is picked and stopping when `signal`
+   * aborts. The tokens are exactly generate()'s: the extra stop string never matches, and the
+   * caller's decoder (if any) still decodes the text. Without a decoder (no tokenizer) the ids are
+   * streamed and `text` stays absent.
+   */
+  generateStreaming(prompt: number[], o: StreamOptions): Promise<GeneratedRow> {
+    const { onToken, signal, decode, stopStrings, ...rest } = o;
+    if (signal?.aborted) return Promise.reject(new GenerationCancelledError());
+    const observe = (ids: number[]): string => {
+      if (signal?.aborted) throw new GenerationCancelledError();
+      onToken?.(ids.slice());
+      return decode ? decode(ids) : '';
+    };
+    return this.exclusive(async () => {
+      const [row] = await this.model.generate([prompt], { ...rest, decode: observe, stopStrings: [...(stopStrings ?? []), NEVER_DECODED] });
+      if (!decode) return { ids: row.ids, finishReason: row.finishReason };
+      return row;
+    });
   }
 
   async dispose(): Promise<void> {
