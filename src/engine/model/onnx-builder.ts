@@ -9,7 +9,7 @@ const { onnx } = onnxProto;
  * (`Reshape_12`) unless given; weights enter as graph inputs, never as initializers.
  */
 
-export type Elem = 'float32' | 'float16' | 'int64' | 'int32' | 'bool';
+export type Elem = 'float32' | 'float16' | 'int64' | 'int32' | 'bool' | 'uint8';
 export type Dim = number | string;
 
 const ELEM: Record<Elem, number> = {
@@ -18,6 +18,7 @@ const ELEM: Record<Elem, number> = {
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
   bool: onnx.TensorProto.DataType.BOOL,
+  uint8: onnx.TensorProto.DataType.UINT8,
 };
 
 /** A float attribute (plain numbers are ints). */
@@ -84,7 +85,7 @@ export class GraphBuilder {
    * relative to the model file, `offset`/`length` in bytes), so the model file stays small and no
    * protobuf limit (2 GB) or in-memory copy applies to the weights.
    */
-  externalInitializer(name: string, dims: number[], elem: 'float32' | 'float16', at: { location: string; offset: number; length: number }): string {
+  externalInitializer(name: string, dims: number[], elem: 'float32' | 'float16' | 'uint8', at: { location: string; offset: number; length: number }): string {
     this.initializers.push({
       name,
       dataType: ELEM[elem],
