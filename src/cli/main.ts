@@ -1,6 +1,7 @@
 import { StudioError } from '../engine/errors.ts';
 import type { CliIO, Command } from './command.ts';
 import { evalCommand } from './commands/eval.ts';
+import { exportOnnx } from './commands/export-onnx.ts';
 import { forward } from './commands/forward.ts';
 import { generate } from './commands/generate.ts';
 import { inspect } from './commands/inspect.ts';
@@ -17,7 +18,7 @@ import { describeFlags, nearestFlag, parseFlags } from './parse-flags.ts';
  */
 
 /** Dispatch is a plain table; each command lives in its own file under commands/. */
-const COMMANDS: Record<string, Command> = { inspect, merge, vector, forward, generate, score, eval: evalCommand, sweep };
+const COMMANDS: Record<string, Command> = { inspect, merge, vector, 'export-onnx': exportOnnx, forward, generate, score, eval: evalCommand, sweep };
 
 const USAGE = `usage: studio <command> [flags]   (studio <command> --help for its flags)\n${Object.values(COMMANDS)
   .map((c) => `  ${c.usage}`)

@@ -26,12 +26,16 @@ export interface ExternalTensor {
   shape: number[];
   /** Byte offset in the data file (a multiple of EXTERNAL_DATA_ALIGNMENT). */
   offset: number;
-  /** Bytes: elements × 4 (float32). */
+  /** Bytes: elements × 4 (float32) or × 2 (float16). */
   length: number;
 }
 
+/** float16: the ONNX export's `model_fp16.onnx` (export/onnx-folder.ts); the CLI's cache is float32. */
+export type ExternalDataDtype = 'float32' | 'float16';
+const ELEMENT_BYTES: Record<ExternalDataDtype, number> = { float32: 4, float16: 2 };
+
 export interface ExternalDataLayout {
-  dtype: 'float32';
+  dtype: ExternalDataDtype;
   tensors: ExternalTensor[];
   /** Size of the complete data file. */
   bytes: number;
@@ -40,16 +44,16 @@ export interface ExternalDataLayout {
 const alignUp = (n: number) => Math.ceil(n / EXTERNAL_DATA_ALIGNMENT) * EXTERNAL_DATA_ALIGNMENT;
 
 /** Tensors in the order given (the order the executor will produce them), each page-aligned. */
-export function layoutExternalData(tensors: readonly { name: string; shape: number[] }[]): ExternalDataLayout {
+export function layoutExternalData(tensors: readonly { name: string; shape: number[] }[], dtype: ExternalDataDtype = 'float32'): ExternalDataLayout {
   let offset = 0;
   const out: ExternalTensor[] = [];
   for (const t of tensors) {
     offset = alignUp(offset);
-    const length = t.shape.reduce((a, b) => a * b, 1) * 4;
+    const length = t.shape.reduce((a, b) => a * b, 1) * ELEMENT_BYTES[dtype];
     out.push({ name: t.name, shape: [...t.shape], offset, length });
     offset += length;
   }
-  return { dtype: 'float32', tensors: out, bytes: offset };
+  return { dtype, tensors: out, bytes: offset };
 }
 
 /** name → byte range, as decoder-graph.ts's `externalWeights.tensors` takes it. */
@@ -66,14 +70,15 @@ export interface SequentialWriter {
 const ZEROS = new Uint8Array(EXTERNAL_DATA_ALIGNMENT);
 
 /**
- * The merge executor's sink for the data file: each chunk's float32 bytes (the executor runs with
- * `outDtype: () => 'F32'`, so merged and kept chunks both arrive as float32) land at their
+ * The merge executor's sink for the data file: each chunk's bytes in the layout's dtype (the executor
+ * runs with `outDtype: () => 'F32'` or `'F16'`, so merged and kept chunks both arrive so) land at their
  * tensor's offset, with zero padding between tensors. Chunks arrive in tensor and element order,
  * so the file is written front to back; a chunk that would land anywhere else is a bug, refused.
  * `finish` checks that the file is complete; committing or discarding it is the writer's owner's.
  */
 export function externalDataSink(layout: ExternalDataLayout, out: SequentialWriter, hooks: Pick<MergeSink, 'finish' | 'abort'> = {}): MergeSink & { readonly written: number } {
   const at = new Map(layout.tensors.map((t) => [t.name, t]));
+  const size = ELEMENT_BYTES[layout.dtype];
   let position = 0;
   const sink = {
     get written() {
@@ -82,8 +87,8 @@ export function externalDataSink(layout: ExternalDataLayout, out: SequentialWrit
     async write(c: Chunk, bytes: Uint8Array) {
       const t = at.get(c.tensor.name);
       if (!t) throw new Error(`external data: "${c.tensor.name}" is not in the layout`);
-      const target = t.offset + c.start * 4;
-      if (bytes.length !== c.count * 4) throw new Error(`external data: chunk of "${c.tensor.name}" has ${bytes.length} bytes for ${c.count} float32 elements`);
+      const target = t.offset + c.start * size;
+      if (bytes.length !== c.count * size) throw new Error(`external data: chunk of "${c.tensor.name}" has ${bytes.length} bytes for ${c.count} ${layout.dtype} elements`);
       if (target < position) throw new Error(`external data: chunk of "${c.tensor.name}" at byte ${target} arrived after byte ${position} was written`);
       while (position < target) {
         const pad = ZEROS.subarray(0, Math.min(ZEROS.length, target - position));

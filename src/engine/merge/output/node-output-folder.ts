@@ -31,7 +31,10 @@ export async function nodeOutputFolder(dir: string): Promise<OutputFolder> {
   return {
     label: dir,
     async create(name) {
-      if (name.includes('/') || name.includes('\\') || name.startsWith('.')) throw new Error(`bad output file name ${name}`);
+      // One level of subfolder is allowed (the ONNX export's `onnx/model.onnx`); nothing hidden or upward.
+      const parts = name.split('/');
+      if (parts.length > 2 || name.includes('\\') || parts.some((p) => p === '' || p.startsWith('.'))) throw new Error(`bad output file name ${name}`);
+      if (parts.length === 2) await mkdir(join(temp, parts[0]), { recursive: true });
       const handle = await open(join(temp, name), 'wx');
       let position = 0;
       const file: OutputFile = {

@@ -1,0 +1,200 @@
+import onnxProto, { type onnx as P } from 'onnx-proto';
+import type { Checkpoint } from '../checkpoint/open-checkpoint.ts';
+import { StudioError } from '../errors.ts';
+import { configJsonFor, tokenizerFilesOf } from '../merge/export-files.ts';
+import { CPU_CHUNK_ELEMENTS } from '../merge/cpu-tensor-merger.ts';
+import { executeMerge, type MergeProgress } from '../merge/merge-executor.ts';
+import type { MergePlan, PlannedTensor } from '../merge/merge-plan.ts';
+import type { OutputFile, OutputFolder } from '../merge/output/output-folder.ts';
+import type { TensorMerger } from '../merge/tensor-merger.ts';
+import { buildDecoderGraph, type DecoderSpec } from '../model/decoder-graph.ts';
+import { externalDataSink, externalRanges, layoutExternalData } from '../model/external-data.ts';
+
+const { onnx } = onnxProto;
+
+/**
+ * θ(α) as a transformers.js / Optimum-style folder, so the merged model runs in anyone's app:
+ *
+ *   config.json                the target's, plus `transformers.js_config` (dtype, external data)
+ *   generation_config.json     the target's (or bos/eos from config.json)
+ *   tokenizer.json, tokenizer_config.json, …   the target's
+ *   onnx/model.onnx            (fp32) or onnx/model_fp16.onnx (fp16): the studio's own decoder graph
+ *   onnx/model.onnx_data       the weights, as ONNX external data the graph's initializers point into
+ *
+ * Names are transformers.js 4.x's: it loads `onnx/model{suffix}.onnx` (suffix '' for fp32,
+ * '_fp16' for fp16; src/utils/dtypes.js DEFAULT_DTYPE_SUFFIX_MAPPING) and, when
+ * `transformers.js_config.use_external_data_format` names the file, the one data chunk
+ * `<file>_data` beside it (src/utils/model-loader.js getExternalDataChunkNames). The graph's I/O
+ * are the Optimum decoder names it feeds: input_ids, attention_mask, position_ids,
+ * past_key_values.N.key/value → logits (every position), present.N.key/value.
+ *
+ * The graph is the one the studio runs (decoder-graph.ts), except that the weights are
+ * initializers in the data file instead of graph inputs, and the batch dimension is called
+ * `batch_size`: transformers.js builds the empty first-step cache from the session's input
+ * metadata and resolves only that symbol (any other becomes 0, an empty batch).
+ *
+ * Streaming: the merge executor writes the data file chunk by chunk (memory holds a few chunks,
+ * not the model); everything is written into the output folder under temporary names and appears
+ * only when complete (OutputFolder.commit).
+ */
+
+export type OnnxExportDtype = 'fp32' | 'fp16';
+export const ONNX_EXPORT_DTYPES: readonly OnnxExportDtype[] = ['fp32', 'fp16'];
+
+/** transformers.js's file name for a dtype (its DEFAULT_DTYPE_SUFFIX_MAPPING). */
+export function onnxModelFile(dtype: OnnxExportDtype): string {
+  return dtype === 'fp16' ? 'model_fp16.onnx' : 'model.onnx';
+}
+/** transformers.js's name for the first (here the only) external data chunk of `model`. */
+export const externalDataFileOf = (model: string) => `${model}_data`;
+export const ONNX_SUBFOLDER = 'onnx';
+
+/**
+ * Above this the data file would need several chunks in the browser (transformers.js fetches each
+ * chunk into one ArrayBuffer; Chrome stops near 2 GB). Node loads any size by path; past this the
+ * folder still loads in Node, and the export says so.
+ */
+export const BROWSER_DATA_CHUNK_LIMIT = 2 ** 31 - 1;
+
+/** The symbolic dimension names transformers.js and Optimum use (see the module comment). */
+const DIM_NAMES: Record<string, string> = {
+  batch: 'batch_size',
+  sequence: 'sequence_length',
+  past_sequence: 'past_sequence_length',
+  total_sequence: 'total_sequence_length',
+};
+
+/**
+ * The decoder graph with its weights as initializers in `location`, dims renamed for
+ * transformers.js. Built by the studio's own builder (externalWeights), then its dim names
+ * rewritten in the protobuf: one graph, two consumers.
+ */
+export function exportGraphBytes(spec: DecoderSpec, config: Parameters<typeof buildDecoderGraph>[0], layout: ReturnType<typeof layoutExternalData>, location: string): Uint8Array {
+  const bytes = buildDecoderGraph(config, spec, {
+    logits: 'all',
+    compute: layout.dtype,
+    externalWeights: { location, tensors: externalRanges(layout) },
+  });
+  const model = onnx.ModelProto.decode(bytes);
+  const rename = (vi: P.IValueInfoProto) => {
+    for (const d of vi.type?.tensorType?.shape?.dim ?? []) if (d.dimParam && DIM_NAMES[d.dimParam]) d.dimParam = DIM_NAMES[d.dimParam];
+  };
+  model.graph!.input!.forEach(rename);
+  model.graph!.output!.forEach(rename);
+  model.producerName = 'reasoning-vector-studio (export-onnx)';
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** The tensors the graph reads, in its order, from a merge plan (θ(α)) or one checkpoint. */
+export function exportTensors(source: { plan: MergePlan } | { tensors: PlannedTensor[] }, spec: DecoderSpec): PlannedTensor[] {
+  if ('tensors' in source) return source.tensors;
+  const byName = new Map(source.plan.tensors.map((t) => [t.name, t]));
+  return spec.weights.map((w) => {
+    const t = byName.get(w.name);
+    if (!t) throw new StudioError(`the merge of this trio has no "${w.name}", which the model needs.`);
+    return t;
+  });
+}
+
+export interface OnnxExportOptions {
+  /** The checkpoint whose config, tokenizer and generation config the folder carries (the target). */
+  ckpt: Checkpoint;
+  spec: DecoderSpec;
+  /** From exportTensors: planned merged tensors (with `merger` and `alpha`) or one checkpoint's kept tensors. */
+  tensors: PlannedTensor[];
+  merger?: TensorMerger;
+  alpha: number;
+  dtype: OnnxExportDtype;
+  /** Takes names with one subfolder (`onnx/…`); published by commit() only when everything is written. */
+  out: OutputFolder;
+  /** Recorded in config.json's `transformers.js_config` neighbour `studio_export` (sources, α). */
+  provenance?: Record<string, unknown>;
+  signal?: AbortSignal;
+  onProgress?: (p: MergeProgress) => void;
+}
+
+export interface OnnxExportReport {
+  /** Paths inside the folder, in the order written. */
+  files: string[];
+  /** Size of the external data file. */
+  dataBytes: number;
+  seconds: number;
+  /** Tensors whose output holds NaN or ±Inf (counted by the merger). */
+  nonFinite: { name: string; nan: number; inf: number }[];
+  notes: string[];
+}
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+/** config.json with what transformers.js reads to pick the file and its external data. */
+async function exportConfigJson(o: OnnxExportOptions, model: string): Promise<Uint8Array> {
+  const raw = JSON.parse(new TextDecoder().decode(await configJsonFor(o.ckpt, o.dtype === 'fp16' ? 'F16' : 'F32'))) as Record<string, unknown>;
+  const previous = (raw['transformers.js_config'] ?? {}) as Record<string, unknown>;
+  raw['transformers.js_config'] = { ...previous, dtype: o.dtype, use_external_data_format: { [model]: 1 } };
+  if (o.provenance) raw.studio_export = o.provenance;
+  return utf8(JSON.stringify(raw, null, 2) + '\n');
+}
+
+/** The target's generation_config.json, or one with the ids config.json gives. */
+function generationConfigJson(o: OnnxExportOptions): Uint8Array {
+  const c = o.ckpt.config.raw;
+  const doc: Record<string, unknown> = {};
+  for (const k of ['bos_token_id', 'eos_token_id', 'pad_token_id']) if (c[k] !== undefined && c[k] !== null) doc[k] = c[k];
+  return utf8(JSON.stringify(doc, null, 2) + '\n');
+}
+
+/** Writes the folder; on any failure or cancellation nothing remains (the folder is aborted). */
+export async function exportOnnxFolder(o: OnnxExportOptions): Promise<OnnxExportReport> {
+  const started = performance.now();
+  const model = onnxModelFile(o.dtype);
+  const dataName = externalDataFileOf(model);
+  const layout = layoutExternalData(o.tensors, o.dtype === 'fp16' ? 'float16' : 'float32');
+  const files: string[] = [];
+  const notes: string[] = [];
+  if (layout.bytes > BROWSER_DATA_CHUNK_LIMIT) {
+    notes.push(`The weights file is ${(layout.bytes / 1e9).toFixed(2)} GB: transformers.js loads it in Node; in a browser one data file stops near 2 GB (export fp16, or split it).`);
+  }
+  const put = async (name: string, bytes: Uint8Array) => {
+    const f = await o.out.create(name);
+    await f.write(bytes);
+    await f.close();
+    files.push(name);
+  };
+  let data: OutputFile | undefined;
+  try {
+    // The graph first: a model the builder refuses is refused before any weight is read.
+    const graph = exportGraphBytes(o.spec, o.ckpt.config, layout, dataName);
+    data = await o.out.create(`${ONNX_SUBFOLDER}/${dataName}`);
+    const file = data;
+    const merged = o.tensors.some((t) => t.mergedElements > 0);
+    const report = await executeMerge({
+      tensors: o.tensors,
+      merger: merged ? o.merger : undefined,
+      chunkElements: merged ? undefined : CPU_CHUNK_ELEMENTS,
+      compute: 'merge',
+      alpha: o.alpha,
+      parts: { merged, kept: true },
+      outDtype: () => (o.dtype === 'fp16' ? 'F16' : 'F32'),
+      signal: o.signal,
+      onProgress: o.onProgress,
+      // The folder is aborted below on failure; the executor's own abort has nothing more to do.
+      sink: externalDataSink(layout, file),
+    });
+    await file.close();
+    data = undefined;
+    files.push(`${ONNX_SUBFOLDER}/${dataName}`);
+    await put(`${ONNX_SUBFOLDER}/${model}`, graph);
+    await put('config.json', await exportConfigJson(o, model));
+    const tokenizer = await tokenizerFilesOf(o.ckpt);
+    for (const t of tokenizer) await put(t.name, t.bytes);
+    if (!tokenizer.some((t) => t.name === 'generation_config.json')) await put('generation_config.json', generationConfigJson(o));
+    if (!tokenizer.some((t) => t.name === 'tokenizer.json')) notes.push('The target has no tokenizer.json: transformers.js can run the model on token ids, but AutoTokenizer will not load this folder.');
+    await o.out.commit();
+    const nonFinite = report.tensors.filter((t) => t.nan || t.inf).map((t) => ({ name: t.name, nan: t.nan, inf: t.inf }));
+    return { files, dataBytes: layout.bytes, seconds: (performance.now() - started) / 1000, nonFinite, notes };
+  } catch (e) {
+    await data?.close().catch(() => {});
+    await o.out.abort().catch(() => {});
+    throw e;
+  }
+}
