@@ -2,6 +2,7 @@ import type { ModelConfig } from '../checkpoint/model-config.ts';
 import { StudioError } from '../errors.ts';
 import { rowBlockName, type RowBlock } from '../gpu/buffer-limits.ts';
 import { float, GraphBuilder, type Elem } from './onnx-builder.ts';
+import { gqaApplies, groupQueryAttention, headRmsNorm, rotary, rotaryCaches, skipRmsNorm, type FusedContext } from './fused-ops.ts';
 
 /**
  * The decoder-only transformer (Qwen2, Qwen3, Llama, Mistral) as an ONNX graph, built from
@@ -80,6 +81,12 @@ export interface DecoderGraphOptions {
    * onnxruntime-node: the model file stays small, the weights are never in a protobuf.
    */
   externalWeights?: { location: string; tensors: ReadonlyMap<string, { offset: number; length: number }> };
+  /**
+   * onnxruntime's fused com.microsoft ops (fused-ops.ts): residual add + RMSNorm as
+   * SkipSimplifiedLayerNormalization, RoPE as RotaryEmbedding, and attention as
+   * GroupQueryAttention where it is exact (gqaApplies). Same inputs, outputs and KV layout.
+   */
+  fused?: boolean;
 }
 
 export type ComputeDtype = 'float32' | 'float16';
@@ -323,21 +330,9 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
     });
     return parts.reduce((a, b) => g.op('Add', [a, b]));
   };
-  let h = embed('model.embed_tokens.weight'); // [B, S, H]
-  for (let l = 0; l < L; l++) {
-    const p = `model.layers.${l}`;
-    const x = rmsNorm(h, `${p}.input_layernorm.weight`);
-    const bias = (n: string) => (spec.qkvBias ? `${p}.self_attn.${n}_proj.bias` : undefined);
-    const heads = (t: string, n: number) => g.op('Transpose', [g.op('Reshape', [t, cat(B, S, i64([n, D]))])], { perm: [0, 2, 1, 3] }); // [B, n, S, D]
-    let q = heads(linear(x, `${p}.self_attn.q_proj.weight`, bias('q'), NH * D, [B, S]), NH);
-    let k = heads(linear(x, `${p}.self_attn.k_proj.weight`, bias('k'), KV * D, [B, S]), KV);
-    const v = heads(linear(x, `${p}.self_attn.v_proj.weight`, bias('v'), KV * D, [B, S]), KV);
-    if (spec.qkNorm) {
-      q = rmsNorm(q, `${p}.self_attn.q_norm.weight`);
-      k = rmsNorm(k, `${p}.self_attn.k_norm.weight`);
-    }
-    q = rope(q);
-    k = rope(k);
+  const heads = (t: string, n: number) => g.op('Transpose', [g.op('Reshape', [t, cat(B, S, i64([n, D]))])], { perm: [0, 2, 1, 3] }); // [B, n, S, D]
+  /** Layer l's attention on q [B,NH,S,D], k, v [B,KV,S,D] (RoPE applied) after its past; writes the presents; returns [B, S, NH·D]. */
+  const attention = (l: number, q: string, k: string, v: string) => {
     const keys = g.op('Concat', [past[l].key, k], { axis: 2 });
     const values = g.op('Concat', [past[l].value, v], { axis: 2 });
     g.output(keys, presentName(l, 'key'), dt, ['batch', KV, 'total_sequence', D]);
@@ -351,16 +346,61 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
     const raw = g.op('MatMul', [g.op('Mul', [q5, scale]), k5]);
     const probs = g.op('Softmax', [g.op('Add', [f16 ? g.op('Cast', [raw], { to: 1 }) : raw, maskBias])], { axis: -1 });
     const ctx = g.op('MatMul', [f16 ? g.op('Cast', [probs], { to: 10 }) : probs, v5]); // [B,KV,G,S,D]
-    const merged = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [ctx, cat(B, i64([NH]), S, i64([D]))])], { perm: [0, 2, 1, 3] }), cat(B, S, i64([NH * D]))]);
-    h = g.op('Add', [h, linear(merged, `${p}.self_attn.o_proj.weight`, undefined, H, [B, S])]);
-    const y = rmsNorm(h, `${p}.post_attention_layernorm.weight`);
+    return g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [ctx, cat(B, i64([NH]), S, i64([D]))])], { perm: [0, 2, 1, 3] }), cat(B, S, i64([NH * D]))]);
+  };
+  const fc: FusedContext | undefined = o.fused ? { g, f16, numHeads: NH, numKvHeads: KV, headDim: D, eps } : undefined;
+  const fusedRope = fc && rotaryCaches(fc, T, spec.inverseFrequencies);
+  const gqa = !!fc && gqaApplies(D, o.logits);
+  let h = embed('model.embed_tokens.weight'); // [B, S, H]
+  // Fused: a branch's output (attention, MLP) not yet added to h; the next norm adds it (SkipSimplifiedLayerNormalization).
+  let branch: string | undefined;
+  const addNorm = (weight: string) => {
+    if (!fc || !branch) return rmsNorm(h, weight);
+    const r = skipRmsNorm(fc, h, branch, weight);
+    h = r.sum;
+    branch = undefined;
+    return r.normed;
+  };
+  const addBranch = (y: string) => {
+    if (fc) branch = y;
+    else h = g.op('Add', [h, y]);
+  };
+  for (let l = 0; l < L; l++) {
+    const p = `model.layers.${l}`;
+    const x = addNorm(`${p}.input_layernorm.weight`);
+    const bias = (n: string) => (spec.qkvBias ? `${p}.self_attn.${n}_proj.bias` : undefined);
+    const qProj = linear(x, `${p}.self_attn.q_proj.weight`, bias('q'), NH * D, [B, S]);
+    const kProj = linear(x, `${p}.self_attn.k_proj.weight`, bias('k'), KV * D, [B, S]);
+    const vProj = linear(x, `${p}.self_attn.v_proj.weight`, bias('v'), KV * D, [B, S]);
+    let merged: string;
+    if (fc && fusedRope) {
+      // [B, S, N·D] throughout: q/k norms per head, RotaryEmbedding, then GroupQueryAttention where it is exact.
+      const qr = rotary(fc, spec.qkNorm ? headRmsNorm(fc, qProj, NH, `${p}.self_attn.q_norm.weight`, [B, S]) : qProj, NH, positions, fusedRope);
+      const kr = rotary(fc, spec.qkNorm ? headRmsNorm(fc, kProj, KV, `${p}.self_attn.k_norm.weight`, [B, S]) : kProj, KV, positions, fusedRope);
+      if (gqa) {
+        const a = groupQueryAttention(fc, qr, kr, vProj, past[l], visible, T, B);
+        g.output(a.presentKey, presentName(l, 'key'), dt, ['batch', KV, 'total_sequence', D]);
+        g.output(a.presentValue, presentName(l, 'value'), dt, ['batch', KV, 'total_sequence', D]);
+        merged = a.context;
+      } else merged = attention(l, heads(qr, NH), heads(kr, KV), heads(vProj, KV));
+    } else {
+      let q = heads(qProj, NH);
+      let k = heads(kProj, KV);
+      if (spec.qkNorm) {
+        q = rmsNorm(q, `${p}.self_attn.q_norm.weight`);
+        k = rmsNorm(k, `${p}.self_attn.k_norm.weight`);
+      }
+      merged = attention(l, rope(q), rope(k), heads(vProj, KV));
+    }
+    addBranch(linear(merged, `${p}.self_attn.o_proj.weight`, undefined, H, [B, S]));
+    const y = addNorm(`${p}.post_attention_layernorm.weight`);
     const gate = linear(y, `${p}.mlp.gate_proj.weight`, undefined, config.intermediateSize, [B, S]);
     const up = linear(y, `${p}.mlp.up_proj.weight`, undefined, config.intermediateSize, [B, S]);
     const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
-    h = g.op('Add', [h, linear(act, `${p}.mlp.down_proj.weight`, undefined, H, [B, S])]);
+    addBranch(linear(act, `${p}.mlp.down_proj.weight`, undefined, H, [B, S]));
   }
   const toF32 = (x: string) => (f16 ? g.op('Cast', [x], { to: 1 }) : x);
-  let final = rmsNorm(h, 'model.norm.weight');
+  let final = addNorm('model.norm.weight');
   if (o.logits === 'last') {
     final = g.op('Gather', [final, g.op('Sub', [S, i64([1])])], { axis: 1 }); // [B, 1, H]
     const logits = linear(final, spec.headTensor, undefined, V, [B, i64([1])]);

@@ -1,7 +1,7 @@
 import type { ModelConfig } from '../checkpoint/model-config.ts';
 import { StudioError } from '../errors.ts';
 import { buildDecoderGraph, pastName, presentName, weightInputs, type ComputeDtype, type DecoderSpec } from './decoder-graph.ts';
-import type { OrtRuntime, OrtSession, OrtTensor } from './ort-runtime.ts';
+import type { OrtProvider, OrtRuntime, OrtSession, OrtTensor } from './ort-runtime.ts';
 import { pickToken, seededRandom, type SamplingOptions } from './sampling.ts';
 
 /**
@@ -56,6 +56,14 @@ export interface ExternalModelFiles {
   writeGraph(name: string, bytes: Uint8Array): Promise<string>;
 }
 
+/**
+ * Where the fused graph is the default: only where it is exact against the standard graph
+ * (fused-ops.spec.ts, e2e/fused-ops.spec.ts) and not slower (scripts/bench-fused.ts).
+ */
+export function defaultFused(_provider: OrtProvider): boolean {
+  return false;
+}
+
 export class DecoderModel {
   private readonly sessions = new Map<'all' | 'last', Promise<OrtSession>>();
   private weights: Record<string, OrtTensor> = {};
@@ -69,8 +77,15 @@ export class DecoderModel {
     feed: WeightFeed,
     /** float16 where the device has shader-f16 (input weights must then be float16 tensors). */
     readonly compute: ComputeDtype = 'float32',
+    /** Graph options: `fused` (onnxruntime's com.microsoft ops, see fused-ops.ts); default: defaultFused(provider). */
+    readonly graphOptions: { fused?: boolean } = {},
   ) {
     this.setWeights(feed);
+  }
+
+  /** Whether the graphs use the fused contrib ops. */
+  get fused(): boolean {
+    return this.graphOptions.fused ?? defaultFused(this.runtime.o.provider);
   }
 
   /** New weights: `inputs` keep the sessions; `embedded` and `external` drop them (rebuilt on the next run). */
@@ -108,6 +123,7 @@ export class DecoderModel {
         embedWeights: this.embedded,
         externalWeights: ext && { location: ext.location, tensors: ext.tensors },
         compute: this.compute,
+        fused: this.fused,
       });
       const onGpu = this.runtime.o.provider === 'webgpu' ? Array.from({ length: this.spec.numLayers }, (_, l) => [presentName(l, 'key'), presentName(l, 'value')]).flat() : [];
       s = ext ? ext.writeGraph('model.onnx', graph).then((path) => this.runtime.createSession(path)) : this.runtime.createSession(graph, onGpu);
