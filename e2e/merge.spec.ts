@@ -120,6 +120,7 @@ test('without a folder picker: saved to the origin-private file system and offer
   await loadDemo(page);
   await page.getByRole('button', { name: 'Save vector…' }).click();
   await expect(page.getByTestId('merge-job')).toHaveAttribute('data-status', 'done');
+  await page.getByText('Files one by one').click(); // the per-file links sit under "Download all (.zip)"
   const links = page.getByTestId('merge-files').getByRole('link');
   await expect(links).toHaveText(['model.safetensors', 'config.json', 'reasoning_vector.json']);
   const downloadPromise = page.waitForEvent('download');

@@ -4,6 +4,7 @@ import { cancelMergeJob, computeVectorStats, saveMergedModelFolder, saveVectorFo
 import { useStudio, type MergeState } from '../store.ts';
 import { formatBytes } from '../format.ts';
 import { AlphaSlider } from './AlphaSlider.tsx';
+import { ExportFiles } from './ExportFiles.tsx';
 import { TrioMemoryPlan } from './MemoryPlanView.tsx';
 import { VectorHeatmap } from './VectorHeatmap.tsx';
 import { pageRefusal, useVerdict } from './VerdictPanel.tsx';
@@ -117,22 +118,7 @@ export function MergePanel() {
               ))}
             </ul>
           )}
-          {job.files && (
-            <ul className="files" data-testid="merge-files">
-              {job.files.map((f) => (
-                <li key={f.name}>
-                  {f.url ? (
-                    <a href={f.url} download={f.name}>
-                      {f.name}
-                    </a>
-                  ) : (
-                    <span className="mono">{f.name}</span>
-                  )}{' '}
-                  <span className="muted">{formatBytes(f.size)}</span>
-                </li>
-              ))}
-            </ul>
-          )}
+          {job.files && <ExportFiles files={job.files} />}
         </div>
       )}
       {merge.stats && <VectorHeatmap />}

@@ -10,6 +10,7 @@ import { fsAccessOutputFolder } from '../../engine/merge/output/fs-access-output
 import { runMerge, type MergeProgress } from '../../engine/merge/stream-merge.ts';
 import type { TensorMerger } from '../../engine/merge/tensor-merger.ts';
 import { useStudio, type MergeJob } from '../store.ts';
+import { saveArchive, type ArchiveProgress, type ArchiveResult } from './archive-export.ts';
 import { gpuContext } from './gpu.ts';
 import { checkpointFor, onCheckpointChange } from './slot-loader.ts';
 
@@ -22,6 +23,8 @@ import { checkpointFor, onCheckpointChange } from './slot-loader.ts';
 let running: AbortController | undefined;
 /** Download links of the last OPFS export, revoked when the next job starts. */
 let links: string[] = [];
+/** The last OPFS export, for "Download all (.zip)"; gone when the next job starts. */
+let lastExport: { dir: FileSystemDirectoryHandle; parent: FileSystemDirectoryHandle; names: string[]; label: string } | undefined;
 
 // Another checkpoint in a slot: statistics and saved-file results of the old trio no longer apply.
 onCheckpointChange(() => {
@@ -62,6 +65,7 @@ async function runJob(kind: MergeJob['kind'], body: (merger: TensorMerger, signa
   if (running) return;
   for (const url of links) URL.revokeObjectURL(url);
   links = [];
+  lastExport = undefined;
   const ac = new AbortController();
   running = ac;
   state().patchMerge({ job: { kind, status: 'running', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 } });
@@ -119,10 +123,11 @@ async function destination(name: string) {
   const root = await navigator.storage.getDirectory();
   await root.removeEntry(EXPORTS_DIR, { recursive: true }).catch(() => {});
   const exports = await root.getDirectoryHandle(EXPORTS_DIR, { create: true });
-  return { out: await fsAccessOutputFolder(exports, name), links: true };
+  return { out: await fsAccessOutputFolder(exports, name), links: true, parent: exports };
 }
 
-async function listing(dir: FileSystemDirectoryHandle, names: string[], withLinks: boolean) {
+async function listing(dir: FileSystemDirectoryHandle, names: string[], withLinks: boolean, parent?: FileSystemDirectoryHandle, label = 'export') {
+  if (withLinks && parent) lastExport = { dir, parent, names, label };
   const files = [];
   for (const name of names) {
     const file = await (await dir.getFileHandle(name)).getFile();
@@ -144,13 +149,13 @@ export function saveMergedModelFolder(): Promise<void> {
     const t = trio();
     const opts = { outDtype: outDtype(), vocabPolicy: state().merge.vocabPolicy };
     const plan = planMerge(t, { mode: 'merge', ...opts }); // refuse bad input before asking for a folder
-    const { out, links } = await destination(`merged-alpha-${alphaName(alpha)}`);
+    const { out, links, parent } = await destination(`merged-alpha-${alphaName(alpha)}`);
     const refs = { sft: modelReference(t.sft), rl: modelReference(t.rl), target: modelReference(t.target) };
     const { report } = await saveMergedModel(t, refs, alpha, { plan, merger, out, outDtype: opts.outDtype, signal, onProgress });
     return {
       message: `Saved the merged model (α = ${alpha}) to "${out.label}": ${report.files.length} files in ${report.seconds.toFixed(2)} s.`,
       notes: [...plan.notes, ...nonFinite(report.tensors)],
-      files: await listing(out.dir, report.files, links),
+      files: await listing(out.dir, report.files, links, parent, out.label),
     };
   });
 }
@@ -160,14 +165,26 @@ export function saveVectorFolder(): Promise<void> {
     const t = trio();
     const opts = { outDtype: outDtype(), vocabPolicy: state().merge.vocabPolicy };
     const plan = planMerge({ sft: t.sft, rl: t.rl }, { mode: 'vector', ...opts });
-    const { out, links } = await destination('reasoning-vector');
+    const { out, links, parent } = await destination('reasoning-vector');
     const { report } = await saveVector({ sft: t.sft, rl: t.rl }, { sft: modelReference(t.sft), rl: modelReference(t.rl) }, { plan, merger, out, outDtype: opts.outDtype, signal, onProgress });
     return {
       message: `Saved the reasoning vector to "${out.label}": ${report.files.length} files in ${report.seconds.toFixed(2)} s.`,
       notes: [...plan.notes, ...nonFinite(report.tensors)],
-      files: await listing(out.dir, report.files, links),
+      files: await listing(out.dir, report.files, links, parent, out.label),
     };
   });
+}
+
+/**
+ * The last OPFS export as one ZIP archive (see archive-export.ts for the routes), streamed from
+ * its files. Refused while a merge runs: the next job removes the folder it reads.
+ */
+export async function downloadExportArchive(onProgress?: (p: ArchiveProgress) => void): Promise<ArchiveResult> {
+  const exp = lastExport;
+  if (!exp || running) throw new StudioError('There is no finished export to archive; save the merged model or the vector first.');
+  const result = await saveArchive(exp.dir, exp.names, exp.label, exp.parent, { onProgress });
+  if (result.url) links.push(result.url);
+  return result;
 }
 
 function nonFinite(tensors: { name: string; nan: number; inf: number }[]): string[] {
