@@ -1,22 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../model/onnx-builder.ts';
+import { seededWeights } from '../../../test-support/seeded-weights.ts';
 import { dequantizeQ4, q4Bytes, q4Layout, quantizeQ4, QuantizeError, Q4_ROUNDING_SLACK } from './q4-quantize.ts';
-
-/** Deterministic values in [-scale, scale) with a spread of magnitudes (mulberry32). */
-export function seededWeights(count: number, seed: number, scale = 0.05): Float32Array {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) out[i] = (next() * 2 - 1) * scale * (i % 7 === 0 ? 4 : 1);
-  return out;
-}
 
 describe('quantizeQ4 (MatMulNBits bits=4, block_size=32, asymmetric RTN)', () => {
   it('one short block by hand: scale, zero point, codes, padding and nibble order', () => {
