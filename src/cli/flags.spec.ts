@@ -40,6 +40,7 @@ describe('an unknown flag on each command: exit 2 naming it and the nearest know
     ['inspect', [`${FIXTURES}/tiny-qwen2-sft`, '--json'], 'studio inspect: unknown flag --json (--help lists the flags).'],
     ['forward', ['--model', `${FIXTURES}/tiny-qwen2-sft`, '--ids', '1,2', '--out', join(work, 'f.json'), '--id', '3'], 'studio forward: unknown flag --id; did you mean --ids? (--help lists the flags).'],
     ['generate', ['--model', `${FIXTURES}/tiny-qwen2-sft`, '--ids', '1,2', '--max-new-token', '2'], 'studio generate: unknown flag --max-new-token; did you mean --max-new-tokens? (--help lists the flags).'],
+    ['export-onnx', [...trio, '--alpha', '1', '--out', join(work, 'x'), '--dtpye', 'f16'], 'studio export-onnx: unknown flag --dtpye; did you mean --dtype? (--help lists the flags).'],
   ];
   it.each(cases)('%s', async (cmd, args, message) => {
     const r = await studio(cmd, ...args);
@@ -49,6 +50,7 @@ describe('an unknown flag on each command: exit 2 naming it and the nearest know
   it('nothing is written by a refused merge', () => {
     expect(existsSync(join(work, 'm'))).toBe(false);
     expect(existsSync(join(work, 'm2'))).toBe(false);
+    expect(existsSync(join(work, 'x'))).toBe(false);
   });
 
   it('an unknown command names the nearest one; <command> --help prints its flags on stdout', async () => {

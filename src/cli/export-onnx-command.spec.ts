@@ -1,0 +1,192 @@
+/**
+ * `studio export-onnx` through the door (the real binary, a subprocess), and the folder it writes
+ * loaded by transformers.js 4.x — an independent loader, tokenizer, cache feeder and greedy loop —
+ * in this process on onnxruntime-node, with remote models off: its greedy tokens must be
+ * `studio generate`'s token for token, and its logits `studio forward`'s.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { AutoModelForCausalLM, AutoTokenizer, env, type PreTrainedModel, type Tensor } from '@huggingface/transformers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeFixtureDir, type FixtureDir } from '../../test-support/fixture-dir.ts';
+
+const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+let fx: FixtureDir;
+let work: string;
+
+beforeAll(() => {
+  fx = makeFixtureDir('studio-export-onnx-', { demo: true });
+  work = mkdtempSync(join(tmpdir(), 'studio-export-onnx-'));
+  // Nothing but the folder on disk: no Hub, no downloads.
+  env.allowRemoteModels = false;
+  env.allowLocalModels = true;
+  env.localModelPath = work;
+});
+afterAll(() => {
+  fx?.cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function studio(...args: string[]) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'bin/studio.js'), ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, HF_ENDPOINT: 'http://127.0.0.1:9', HF_TOKEN: '', STUDIO_CACHE_DIR: join(work, '.cache') },
+      timeout: 120_000,
+      maxBuffer: 64 * 2 ** 20,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!);
+
+const trioOf = (name: string) => ['--sft', fx.model(`${name}-sft`), '--rl', fx.model(`${name}-rl`), '--target', fx.model(`${name}-target`)];
+
+/** transformers.js's logits for one prompt: rows [T][V]. */
+async function logitsOf(model: PreTrainedModel, ids: number[]): Promise<Float32Array[]> {
+  const input_ids = new (await import('@huggingface/transformers')).Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]);
+  const attention_mask = new (await import('@huggingface/transformers')).Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
+  const { logits } = (await model({ input_ids, attention_mask })) as { logits: Tensor };
+  const [, T, V] = logits.dims;
+  const data = logits.data as Float32Array;
+  return Array.from({ length: T }, (_, t) => data.slice(t * V, (t + 1) * V));
+}
+
+async function studioLogits(args: string[], ids: number[]): Promise<Float32Array[]> {
+  const out = join(work, `logits-${Math.random().toString(36).slice(2)}.json`);
+  const r = await studio('forward', ...args, '--ids', ids.join(','), '--out', out);
+  expect([r.code, r.stderr]).toEqual([0, '']);
+  const { shape, data } = JSON.parse(readFileSync(out, 'utf8')) as { shape: [number, number]; data: number[] };
+  return Array.from({ length: shape[0] }, (_, t) => Float32Array.from(data.slice(t * shape[1], (t + 1) * shape[1])));
+}
+
+const maxAbsDiff = (a: Float32Array[], b: Float32Array[]) => {
+  expect(a.map((r) => r.length)).toEqual(b.map((r) => r.length));
+  let max = 0;
+  a.forEach((row, t) => row.forEach((v, i) => (max = Math.max(max, Math.abs(v - b[t][i])))));
+  return max;
+};
+
+describe('studio export-onnx → transformers.js', () => {
+  // The demo trio (untied head, 128 wide, a tokenizer): at α = 1 its greedy text is not one token repeated.
+  const demo = () => [...trioOf('demo-arith'), '--alpha', '1', '--device', 'cpu'];
+
+  it('writes the Optimum layout transformers.js looks for, and nothing else', async () => {
+    const r = await studio('export-onnx', ...demo(), '--out', join(work, 'demo-f32'));
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const summary = lastJson(r.stdout);
+    expect(summary).toMatchObject({ alpha: 1, dtype: 'fp32', merger: 'cpu', nonFinite: [] });
+    expect([...summary.files].sort()).toEqual(['config.json', 'generation_config.json', 'onnx/model.onnx', 'onnx/model.onnx_data', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(readdirSync(join(work, 'demo-f32', 'onnx')).sort()).toEqual(['model.onnx', 'model.onnx_data']);
+    const config = JSON.parse(readFileSync(join(work, 'demo-f32', 'config.json'), 'utf8'));
+    expect(config['transformers.js_config']).toEqual({ dtype: 'fp32', use_external_data_format: { 'model.onnx': 1 } });
+    expect(config.model_type).toBe('qwen2');
+    expect(config.studio_export).toMatchObject({ alpha: 1 });
+    // Every weight in float32 (demo: 288×128 embedding and head, 2 layers), page-aligned: more than 4 bytes × parameters.
+    expect(summary.dataBytes).toBe(readFileSync(join(work, 'demo-f32', 'onnx', 'model.onnx_data')).length);
+    // No temporary sibling left behind.
+    expect(readdirSync(work).filter((f) => f.includes('partial'))).toEqual([]);
+  });
+
+  it('greedy tokens from transformers.js equal `studio generate` at the same α, token for token; logits equal `studio forward`', async () => {
+    const prompt = '3+4=';
+    const n = 12;
+    const gen = await studio('generate', ...demo(), '--prompt', prompt, '--max-new-tokens', String(n));
+    expect(gen.code).toBe(0);
+    const ours = lastJson(gen.stdout) as { ids: number[]; prompt_ids: number[]; finish_reason: string };
+    expect(ours.ids).toHaveLength(n);
+    // Not a degenerate sequence: the comparison means something.
+    expect(new Set(ours.ids).size).toBeGreaterThan(3);
+
+    const tokenizer = await AutoTokenizer.from_pretrained('demo-f32', { local_files_only: true });
+    const model = await AutoModelForCausalLM.from_pretrained('demo-f32', { local_files_only: true, device: 'cpu' });
+    try {
+      const enc = tokenizer(prompt);
+      const promptIds = (enc.input_ids as Tensor).tolist()[0].map(Number);
+      expect(promptIds).toEqual(ours.prompt_ids);
+      const out = (await model.generate({ ...enc, max_new_tokens: n, do_sample: false })) as Tensor;
+      const theirs = out.tolist()[0].map(Number).slice(promptIds.length);
+      expect(theirs).toEqual(ours.ids);
+      expect(tokenizer.decode(theirs)).toBe(JSON.parse(gen.stdout.trim().split('\n').at(-1)!).text);
+
+      // Logits of prompt + generated tokens at every position: the same graph on the same runtime,
+      // fed by two different loops. Tolerance 1e-5 absolute (float32 logits of magnitude ~1).
+      const ids = [...promptIds, ...ours.ids];
+      const diff = maxAbsDiff(await logitsOf(model, ids), await studioLogits(demo(), ids));
+      expect(diff).toBeLessThanOrEqual(1e-5);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('--dtype f16 writes onnx/model_fp16.onnx that transformers.js picks from config.json; logits within f16 rounding of the float32 model', async () => {
+    const trio = [...trioOf('tiny-qwen2'), '--alpha', '0.5', '--device', 'cpu'];
+    const r = await studio('export-onnx', ...trio, '--dtype', 'f16', '--out', join(work, 'tiny-f16'));
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(readdirSync(join(work, 'tiny-f16', 'onnx')).sort()).toEqual(['model_fp16.onnx', 'model_fp16.onnx_data']);
+    const config = JSON.parse(readFileSync(join(work, 'tiny-f16', 'config.json'), 'utf8'));
+    expect(config['transformers.js_config']).toEqual({ dtype: 'fp16', use_external_data_format: { 'model_fp16.onnx': 1 } });
+    const model = await AutoModelForCausalLM.from_pretrained('tiny-f16', { local_files_only: true, device: 'cpu' });
+    try {
+      const ids = [283, 10, 20, 30, 40, 50, 284];
+      const diff = maxAbsDiff(await logitsOf(model, ids), await studioLogits(trio, ids));
+      // Weights, activations and KV cache in f16 (relative precision 2⁻¹¹ ≈ 4.9e-4) over logits of
+      // magnitude < 0.4 and two layers: measured 1.0e-4; 1e-3 absolute leaves ten times that.
+      expect(diff).toBeGreaterThan(0); // really the f16 model, not the f32 one
+      expect(diff).toBeLessThan(1e-3);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('--model exports one checkpoint as it is: logits equal `studio forward --model`', async () => {
+    const src = fx.model('tiny-qwen2-untied-target');
+    const r = await studio('export-onnx', '--model', src, '--out', join(work, 'single'));
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(lastJson(r.stdout)).toMatchObject({ dtype: 'fp32', merger: null });
+    const model = await AutoModelForCausalLM.from_pretrained('single', { local_files_only: true, device: 'cpu' });
+    try {
+      const ids = [283, 10, 20, 30, 284];
+      expect(maxAbsDiff(await logitsOf(model, ids), await studioLogits(['--model', src], ids))).toBeLessThanOrEqual(1e-5);
+    } finally {
+      await model.dispose();
+    }
+  });
+});
+
+describe('studio export-onnx: bad input is exit 2 with one line, and nothing is written', () => {
+  const cases: [string, () => string[], RegExp][] = [
+    ['an unknown dtype', () => [...trioOf('tiny-qwen2'), '--alpha', '1', '--dtype', 'bf16'], /^studio export-onnx: --dtype must be f32 or f16 \(ONNX exports fp32, fp16\), got "bf16"\.\n$/],
+    ['no α', () => trioOf('tiny-qwen2'), /^studio export-onnx: --alpha is required\.\n$/],
+    ['both --model and the trio', () => ['--model', fx.model('tiny-qwen2-target'), ...trioOf('tiny-qwen2'), '--alpha', '1'], /^studio export-onnx: give either --model <src> or the merge flags/],
+    ['a missing source folder', () => ['--model', join(work, 'no-such-model')], /^studio export-onnx: .*no-such-model.*\n$/],
+    ['a resized vocabulary', () => ['--sft', fx.model('tiny-qwen2-sft'), '--rl', fx.model('tiny-qwen2-rl'), '--target', fx.model('tiny-qwen2-vocab320-target'), '--alpha', '1'], /^studio export-onnx: .*model\.embed_tokens\.weight.*\n$/],
+  ];
+  it.each(cases)('%s', async (_, args, message) => {
+    const out = join(work, `bad-${Math.random().toString(36).slice(2)}`);
+    const r = await studio('export-onnx', ...args(), '--out', out);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(work).filter((f) => f.includes('partial'))).toEqual([]);
+  });
+
+  it('an --out folder that is not empty is refused and left as it was', async () => {
+    const out = join(work, 'occupied');
+    mkdirSync(out);
+    writeFileSync(join(out, 'keep.txt'), 'mine');
+    const r = await studio('export-onnx', ...trioOf('tiny-qwen2'), '--alpha', '1', '--out', out);
+    expect([r.code, r.stdout]).toEqual([2, '']);
+    expect(r.stderr).toBe(`studio export-onnx: --out ${out} exists and is not empty; name a new folder (nothing is overwritten).\n`);
+    expect(readdirSync(out)).toEqual(['keep.txt']);
+  });
+});
