@@ -39,7 +39,13 @@ export interface SlotState {
 }
 
 export interface GpuState {
-  status: 'pending' | 'ready' | 'unavailable';
+  /**
+   * 'lost': the device was lost after it worked (driver reset, `device.destroy()`); every GPU
+   * object of the old device is dead. The page offers to re-create it (session/gpu.ts).
+   */
+  status: 'pending' | 'ready' | 'unavailable' | 'lost';
+  /** After a loss: the GPU work that was running and stopped with it (session/work-status.ts kinds), for "Resume". */
+  interrupted?: { kind: string; label: string }[];
   adapter?: string;
   shaderF16?: boolean;
   maxStorageBufferBindingSize?: number;
@@ -89,6 +95,8 @@ export interface PlaygroundOutput {
   sessionReused: boolean;
   /** When not reused: building the merged model and its session took this long. */
   buildMs?: number;
+  /** Shown from the answer history (this α was answered before): nothing was re-merged or generated. */
+  kept?: boolean;
 }
 
 export interface PlaygroundState {

@@ -1,19 +1,35 @@
-import { requestGpu, type GpuContext } from '../../engine/gpu/request-device.ts';
+import { adapterName, requestGpu, type GpuContext } from '../../engine/gpu/request-device.ts';
 import { useStudio } from '../store.ts';
+import { runningWork } from './work-status.ts';
 
-/** The page's one GPU context; later issues' kernels and ORT sessions share this device. */
+/**
+ * The page's one GPU context; the WGSL kernels and the ORT sessions share this device. After a
+ * device loss it is re-created on request (`recreateGpu`): the owners of objects on the old
+ * device (model-session's LiveModel) hear it through `onGpuReset` and drop them, so the next run
+ * builds on the new device.
+ */
 let context: Promise<GpuContext> | undefined;
+/** Which context is current: a loss reported by an older device (one we replaced) is not news. */
+let generation = 0;
+const resetListeners = new Set<() => void>();
 
 export function gpuContext(): Promise<GpuContext> {
   return (context ??= requestGpu());
 }
 
+/** Called after the device is replaced; returns an unsubscribe. */
+export function onGpuReset(fn: () => void): () => void {
+  resetListeners.add(fn);
+  return () => resetListeners.delete(fn);
+}
+
 export async function startGpu(): Promise<void> {
   const set = useStudio.getState().setGpu;
+  const mine = generation;
   try {
     const ctx = await gpuContext();
-    const a = ctx.adapterInfo;
-    const adapter = [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ') || 'unknown adapter';
+    if (mine !== generation) return;
+    const adapter = adapterName(ctx.adapterInfo);
     set({
       status: 'ready',
       adapter,
@@ -21,11 +37,47 @@ export async function startGpu(): Promise<void> {
       maxStorageBufferBindingSize: ctx.limits.maxStorageBufferBindingSize,
       maxBufferSize: ctx.limits.maxBufferSize,
       isFallbackAdapter: ctx.adapterInfo.isFallbackAdapter,
+      // After a re-creation: what the loss stopped stays named until it is resumed.
+      interrupted: useStudio.getState().gpu.interrupted,
     });
     console.info(`[studio] WebGPU adapter: ${adapter}`);
-    ctx.device.lost.then((info) => set({ status: 'unavailable', error: `the GPU device was lost (${info.reason}: ${info.message}). Reload the page.` }));
+    void ctx.device.lost.then((info) => {
+      if (mine !== generation) return; // the device we replaced on purpose
+      // What was running when the device went: named in the lost state, so "Resume" knows what to restart.
+      const interrupted = runningWork(useStudio.getState()).map(({ kind, label }) => ({ kind, label }));
+      console.error(`[studio] WebGPU device lost (${info.reason}): ${info.message}`);
+      set({
+        ...useStudio.getState().gpu,
+        status: 'lost',
+        interrupted,
+        error: `The GPU device was lost (${info.reason || 'unknown'}${info.message ? `: ${info.message}` : ''}).`,
+      });
+    });
     ctx.device.addEventListener('uncapturederror', (e) => console.error(`[studio] WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
   } catch (e) {
-    set({ status: 'unavailable', error: (e as Error).message });
+    if (mine === generation) set({ status: 'unavailable', error: (e as Error).message });
   }
 }
+
+/**
+ * A fresh device after a loss: the old context is forgotten, the owners of GPU objects drop
+ * theirs, and the adapter is asked again. Work resumes from what the page kept (the sweep's
+ * items in IndexedDB, the slots' checkpoints in memory); nothing is re-downloaded.
+ */
+export async function recreateGpu(): Promise<void> {
+  generation++;
+  const old = context;
+  context = undefined;
+  for (const fn of resetListeners) fn();
+  old?.then((c) => c.device.destroy()).catch(() => undefined);
+  useStudio.getState().setGpu({ status: 'pending', interrupted: useStudio.getState().gpu.interrupted });
+  await startGpu();
+}
+
+/** Test hook (dev server only): loses the device as a driver reset would, through `device.destroy()`. */
+export async function loseGpuDeviceForTest(): Promise<void> {
+  const ctx = await context;
+  ctx?.device.destroy();
+}
+
+if (import.meta.env.DEV) (globalThis as { __studioTest?: object }).__studioTest = { loseGpuDevice: loseGpuDeviceForTest };

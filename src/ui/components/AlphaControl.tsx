@@ -1,0 +1,32 @@
+import { useStudio } from '../store.ts';
+import { AlphaSlider, useAlphaRange } from './AlphaSlider.tsx';
+
+/**
+ * The workspace's α: one number box and one slider at the top, which every panel follows (the
+ * merge panel, the α explorer, the benchmarks' "Run at α", the heatmap all read `merge.alpha`).
+ * Kept in the URL's hash (session/alpha-hash.ts), so a reload keeps it.
+ */
+export function AlphaControl() {
+  const alpha = useStudio((s) => s.merge.alpha);
+  const patch = useStudio((s) => s.patchMerge);
+  const range = useAlphaRange();
+  return (
+    <div className="alpha-control" data-testid="alpha-control" role="group" aria-label="α for every panel">
+      <label className="alpha-control-number">
+        <span aria-hidden="true">α</span>
+        <input
+          aria-label="α"
+          type="number"
+          step={range.step}
+          value={Number.isFinite(alpha) ? alpha : ''}
+          onChange={(e) => patch({ alpha: e.target.value === '' ? NaN : Number(e.target.value) })}
+        />
+      </label>
+      <AlphaSlider label="α slider" alpha={alpha} onChange={(a) => patch({ alpha: a })} />
+      <span className="muted alpha-control-range" data-testid="alpha-range">
+        {range.grid ? `sweep grid ${range.min} … ${range.max}` : `${range.min} … ${range.max}`}
+      </span>
+      {!Number.isFinite(alpha) && <span className="error">α must be a finite number.</span>}
+    </div>
+  );
+}

@@ -1,0 +1,36 @@
+import type { StudioState } from '../store.ts';
+
+/**
+ * The GPU work running now, read from the store's plain state (each session reports its own
+ * status there): one line per job for the workspace's status bar. No session is imported here,
+ * so gpu.ts can name what a device loss interrupted without an import cycle; the bar maps each
+ * kind to its session's cancel.
+ */
+
+export type WorkKind = 'merge' | 'build' | 'generate' | 'benchmark' | 'sweep';
+
+export interface WorkItem {
+  kind: WorkKind;
+  /** What is running, in words ("sweeping", "building the model"). */
+  label: string;
+  /** The session's own phase text, when it gives one. */
+  phase?: string;
+  done?: number;
+  total?: number;
+  unit?: 'bytes' | 'items';
+}
+
+const MERGE_LABEL = { stats: 'merging: vector statistics', model: 'merging: saving the merged model', vector: 'merging: saving the vector' } as const;
+
+export function runningWork(s: Pick<StudioState, 'merge' | 'playground' | 'benchmarks' | 'sweep'>): WorkItem[] {
+  const out: WorkItem[] = [];
+  const job = s.merge.job;
+  if (job?.status === 'running') out.push({ kind: 'merge', label: MERGE_LABEL[job.kind], done: job.bytesDone, total: job.bytesTotal, unit: 'bytes' });
+  if (s.playground.status === 'loading') out.push({ kind: 'build', label: 'building the model (graph, session, weights)' });
+  if (s.playground.status === 'generating') out.push({ kind: 'generate', label: `generating at α = ${s.merge.alpha}` });
+  const b = s.benchmarks.run;
+  if (b && (b.status === 'loading' || b.status === 'running')) out.push({ kind: 'benchmark', label: `benchmark at α = ${b.alpha}`, phase: b.phase, done: b.itemsDone, total: b.itemsTotal, unit: 'items' });
+  const w = s.sweep.run;
+  if (w && (w.status === 'loading' || w.status === 'running')) out.push({ kind: 'sweep', label: 'sweeping α', phase: w.phase, done: w.itemsDone, total: w.itemsTotal, unit: 'items' });
+  return out;
+}
