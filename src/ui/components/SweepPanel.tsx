@@ -64,6 +64,9 @@ export function SweepPanel() {
         the same grid.
       </p>
       <SharedLinkNotice />
+      {/* Progress and the plot first: in the workspace they share the screen with the α explorer; the choices follow. */}
+      {run && <SweepProgress />}
+      {sweep.document && <SweepResults />}
       {blocked && (
         <p className="error" data-testid="sweep-blocked">
           {blocked}
@@ -179,8 +182,6 @@ export function SweepPanel() {
         </p>
         <pre data-testid="sweep-json">{currentSweepJson() ?? ''}</pre>
       </details>
-      {run && <SweepProgress />}
-      {sweep.document && <SweepResults />}
     </section>
   );
 }

@@ -3,7 +3,7 @@ import { LiveModel, type LiveModelOptions } from '../../engine/model/live-model.
 import { EXPLORING_VECTOR_DTYPES } from '../../engine/model/memory-plan.ts';
 import type { Ort } from '../../engine/model/ort-runtime.ts';
 import { useStudio } from '../store.ts';
-import { gpuContext } from './gpu.ts';
+import { gpuContext, onGpuReset } from './gpu.ts';
 import { checkpointFor, loadIdentity, onCheckpointChange } from './slot-loader.ts';
 import type { Checkpoint } from '../../engine/checkpoint/open-checkpoint.ts';
 
@@ -42,6 +42,10 @@ onCheckpointChange(() => {
   void disposeLive(held);
   st().patchPlayground({ output: undefined, path: undefined, residency: undefined, error: undefined, status: 'idle' });
 });
+
+// A new GPU device after a loss (gpu.ts): the old model's buffers and sessions died with the old
+// device; the next run builds on the new one. Kept answers stay valid: the weights are the same.
+onGpuReset(() => void disposeLive(held));
 
 async function liveModel(): Promise<LiveModel> {
   const key = trioKey();
