@@ -38,8 +38,23 @@ const SESSION_LOG_SEVERITY_ERROR = 3;
 
 let creating: Promise<unknown> = Promise.resolve();
 
+/**
+ * Where each feed and fetch of one run lived (`cpu`, `gpu-buffer`, …), by name, and how many
+ * GPU-resident outputs of this runtime were alive when the run returned: what the KV-cache test
+ * (e2e/kv-cache.spec.ts) and benchmarks observe, so that "the cache stays on the GPU" and "no
+ * tensor leaks" are measured, not assumed.
+ */
+export interface RunTrace {
+  inputs: Record<string, string>;
+  outputs: Record<string, string>;
+  liveGpuTensors: number;
+}
+
 export class OrtRuntime {
   private readonly sessions = new Set<OrtSession>();
+  private live = 0;
+  /** Called after every run of this runtime's sessions (tests, benchmarks). */
+  onRun?: (trace: RunTrace) => void;
   constructor(readonly o: RuntimeOptions) {
     if (o.provider === 'webgpu' && !o.device) throw new Error('the WebGPU provider needs the GPUDevice the weights live on');
     if (o.provider === 'wasm') o.ort.env.wasm.numThreads = o.ort.env.wasm.numThreads || 1;
@@ -84,6 +99,34 @@ export class OrtRuntime {
     return s;
   }
 
+  /** GPU-resident tensors this runtime's runs produced that are not disposed yet. */
+  get liveGpuTensors(): number {
+    return this.live;
+  }
+
+  /** Counts a run's GPU-resident outputs until each is disposed; reports the run to onRun. */
+  track(feeds: Record<string, OrtTensor>, out: Record<string, OrtTensor>): void {
+    for (const t of Object.values(out)) {
+      if (t.location !== 'gpu-buffer') continue;
+      this.live++;
+      const dispose = t.dispose.bind(t);
+      let disposed = false;
+      Object.defineProperty(t, 'dispose', {
+        value: () => {
+          if (!disposed) {
+            disposed = true;
+            this.live--;
+          }
+          dispose();
+        },
+      });
+    }
+    if (this.onRun) {
+      const where = (r: Record<string, OrtTensor>) => Object.fromEntries(Object.entries(r).map(([n, t]) => [n, t.location]));
+      this.onRun({ inputs: where(feeds), outputs: where(out), liveGpuTensors: this.live });
+    }
+  }
+
   forget(s: OrtSession) {
     this.sessions.delete(s);
   }
@@ -106,7 +149,11 @@ export class OrtSession {
 
   /** Runs after every earlier run of this session has finished. */
   run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>> {
-    const go = () => this.session.run(feeds) as Promise<Record<string, OrtTensor>>;
+    const go = async () => {
+      const out = (await this.session.run(feeds)) as Record<string, OrtTensor>;
+      this.runtime.track(feeds, out);
+      return out;
+    };
     const next = this.queue.then(go, go);
     this.queue = next.catch(() => undefined);
     return next;
