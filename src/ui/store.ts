@@ -58,7 +58,7 @@ export interface GpuState {
 }
 
 export interface MergeJob {
-  kind: 'stats' | 'model' | 'vector';
+  kind: 'stats' | 'model' | 'vector' | 'onnx';
   status: 'running' | 'done' | 'error' | 'cancelled';
   merger?: 'gpu' | 'cpu';
   bytesDone: number;

@@ -5,11 +5,12 @@ import { useStudio, type MergeState } from '../store.ts';
 import { formatBytes } from '../format.ts';
 import { AlphaSlider } from './AlphaSlider.tsx';
 import { ExportFiles } from './ExportFiles.tsx';
+import { OnnxExport } from './OnnxExport.tsx';
 import { TrioMemoryPlan } from './MemoryPlanView.tsx';
 import { VectorHeatmap } from './VectorHeatmap.tsx';
 import { pageRefusal, useVerdict } from './VerdictPanel.tsx';
 
-const JOB_TITLE = { stats: 'Vector statistics', model: 'Saving the merged model', vector: 'Saving the vector' } as const;
+const JOB_TITLE = { stats: 'Vector statistics', model: 'Saving the merged model', vector: 'Saving the vector', onnx: 'Exporting ONNX' } as const;
 
 export function MergePanel() {
   const slots = useStudio((s) => s.slots);
@@ -87,6 +88,7 @@ export function MergePanel() {
         <button disabled={busy || !vectorOk} onClick={() => void saveVectorFolder()}>
           Save vector…
         </button>
+        <OnnxExport disabled={busy || !alphaOk || !mergeOk} />
         {busy && (
           <button className="secondary" onClick={cancelMergeJob}>
             Cancel

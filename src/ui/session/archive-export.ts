@@ -40,10 +40,17 @@ export function archiveRoute(): ArchiveRoute {
   return canWriteOpfs() ? 'opfs' : 'memory';
 }
 
+/** A file of an export by its path: `onnx/model.onnx` is in the `onnx` subfolder (the ONNX export's layout). */
+export async function fileHandleAt(dir: FileSystemDirectoryHandle, path: string): Promise<FileSystemFileHandle> {
+  const parts = path.split('/');
+  for (const p of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(p);
+  return dir.getFileHandle(parts[parts.length - 1]);
+}
+
 async function entriesOf(dir: FileSystemDirectoryHandle, names: readonly string[]): Promise<ArchiveEntry[]> {
   const out: ArchiveEntry[] = [];
   for (const name of names) {
-    const file = await (await dir.getFileHandle(name)).getFile();
+    const file = await (await fileHandleAt(dir, name)).getFile();
     out.push({ name, size: file.size, lastModified: new Date(file.lastModified), open: () => file.stream() });
   }
   return out;

@@ -10,7 +10,7 @@ import { fsAccessOutputFolder } from '../../engine/merge/output/fs-access-output
 import { runMerge, type MergeProgress } from '../../engine/merge/stream-merge.ts';
 import type { TensorMerger } from '../../engine/merge/tensor-merger.ts';
 import { useStudio, type MergeJob } from '../store.ts';
-import { saveArchive, type ArchiveProgress, type ArchiveResult } from './archive-export.ts';
+import { fileHandleAt, saveArchive, type ArchiveProgress, type ArchiveResult } from './archive-export.ts';
 import { gpuContext } from './gpu.ts';
 import { checkpointFor, onCheckpointChange } from './slot-loader.ts';
 
@@ -37,7 +37,7 @@ const patchJob = (p: Partial<MergeJob>) => {
   if (job) state().patchMerge({ job: { ...job, ...p } });
 };
 
-function trio(): Record<Role, Checkpoint> {
+export function trio(): Record<Role, Checkpoint> {
   const out = {} as Record<Role, Checkpoint>;
   for (const r of ROLES) {
     const c = checkpointFor(r);
@@ -58,10 +58,10 @@ async function pageMerger(): Promise<TensorMerger> {
   return new CpuTensorMerger();
 }
 
-const onProgress = (p: MergeProgress) =>
+export const onProgress = (p: MergeProgress) =>
   patchJob({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, tensorsDone: p.tensorsDone, tensorsTotal: p.tensorsTotal });
 
-async function runJob(kind: MergeJob['kind'], body: (merger: TensorMerger, signal: AbortSignal) => Promise<Partial<MergeJob> | void>) {
+export async function runJob(kind: MergeJob['kind'], body: (merger: TensorMerger, signal: AbortSignal) => Promise<Partial<MergeJob> | void>) {
   if (running) return;
   for (const url of links) URL.revokeObjectURL(url);
   links = [];
@@ -113,7 +113,7 @@ interface PickerWindow {
  * Where to save: a folder the user picks (File System Access API), else the origin-private file
  * system, from which each finished file is offered as a disk-backed download link.
  */
-async function destination(name: string) {
+export async function destination(name: string) {
   const picker = (window as unknown as PickerWindow).showDirectoryPicker;
   if (picker) {
     const parent = await picker({ mode: 'readwrite', id: 'studio-export' });
@@ -126,11 +126,11 @@ async function destination(name: string) {
   return { out: await fsAccessOutputFolder(exports, name), links: true, parent: exports };
 }
 
-async function listing(dir: FileSystemDirectoryHandle, names: string[], withLinks: boolean, parent?: FileSystemDirectoryHandle, label = 'export') {
+export async function listing(dir: FileSystemDirectoryHandle, names: string[], withLinks: boolean, parent?: FileSystemDirectoryHandle, label = 'export') {
   if (withLinks && parent) lastExport = { dir, parent, names, label };
   const files = [];
   for (const name of names) {
-    const file = await (await dir.getFileHandle(name)).getFile();
+    const file = await (await fileHandleAt(dir, name)).getFile();
     const url = withLinks ? URL.createObjectURL(file) : undefined;
     if (url) links.push(url);
     files.push({ name, size: file.size, url });
@@ -141,7 +141,7 @@ async function listing(dir: FileSystemDirectoryHandle, names: string[], withLink
 /** Where exports go in the origin-private file system when the browser has no folder picker. */
 export const EXPORTS_DIR = 'exports';
 
-const alphaName = (a: number) => String(a).replace('-', 'minus').replace('.', 'p');
+export const alphaName = (a: number) => String(a).replace('-', 'minus').replace('.', 'p');
 
 export function saveMergedModelFolder(): Promise<void> {
   return runJob('model', async (merger, signal) => {

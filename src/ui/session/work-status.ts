@@ -20,7 +20,7 @@ export interface WorkItem {
   unit?: 'bytes' | 'items';
 }
 
-const MERGE_LABEL = { stats: 'merging: vector statistics', model: 'merging: saving the merged model', vector: 'merging: saving the vector' } as const;
+const MERGE_LABEL = { stats: 'merging: vector statistics', model: 'merging: saving the merged model', vector: 'merging: saving the vector', onnx: 'merging: exporting ONNX' } as const;
 
 export function runningWork(s: Pick<StudioState, 'merge' | 'playground' | 'benchmarks' | 'sweep'>): WorkItem[] {
   const out: WorkItem[] = [];
