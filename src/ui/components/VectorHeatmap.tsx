@@ -1,41 +1,172 @@
-import { useMemo, useState } from 'react';
-import { HEATMAP_METRICS, heatmapGrid, metricValue, type HeatmapMetric } from '../../engine/merge/vector-heatmap.ts';
+import { useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import {
+  HEATMAP_METRICS,
+  HEATMAP_UNITS,
+  heatmapGrid,
+  heatmapScale,
+  metricValue,
+  scalePosition,
+  type HeatmapMetric,
+  type HeatmapScale,
+} from '../../engine/merge/vector-heatmap.ts';
 import type { VectorStats } from '../../engine/merge/stream-merge.ts';
 import { useStudio } from '../store.ts';
+import '../heatmap.css';
 
-const fmt = (x: number | null) => (x === null ? '—' : Math.abs(x) >= 0.01 || x === 0 ? x.toFixed(3) : x.toExponential(2));
+/** Four significant digits; exponent form outside 0.001 … 100000. */
+export const fmt = (x: number | null) =>
+  x === null ? '—' : x === 0 ? '0' : Math.abs(x) >= 1e-3 && Math.abs(x) < 1e5 ? String(Number(x.toPrecision(4))) : x.toExponential(3);
 
-/** White → blue for magnitudes; red ← white → blue for the cosine (−1 … 1). */
-function colour(value: number | null, metric: HeatmapMetric, max: number): string {
-  if (value === null) return '#eceef3';
-  if (metric === 'cosine') {
-    const a = Math.min(1, Math.abs(value));
-    return value >= 0 ? `rgba(43, 89, 195, ${a})` : `rgba(194, 51, 69, ${a})`;
-  }
-  return `rgba(43, 89, 195, ${max > 0 ? Math.min(1, value / max) : 0})`;
+const BLUE = [43, 89, 195];
+const RED = [194, 51, 69];
+const rgba = (c: number[], a: number) => `rgba(${c[0]}, ${c[1]}, ${c[2]}, ${a.toFixed(3)})`;
+
+/** White → blue along a linear scale (the palest end still tinted, so it differs from "—"); red ← white → blue for the cosine. */
+function colour(value: number, scale: HeatmapScale): string {
+  const p = scalePosition(value, scale);
+  if (scale.kind === 'diverging') return p >= 0 ? rgba(BLUE, Math.abs(p)) : rgba(RED, Math.abs(p));
+  return rgba(BLUE, 0.08 + 0.92 * p);
+}
+const darkText = (value: number, scale: HeatmapScale) => Math.abs(scalePosition(value, scale)) > 0.6;
+
+/** What a hovered or focused place of the heatmap holds. */
+type Place = { kind: 'cell'; row: number; col: number } | { kind: 'other'; index: number };
+
+function Legend({ scale, metric, alpha }: { scale: HeatmapScale; metric: HeatmapMetric; alpha: number }) {
+  const ends = scale.kind === 'diverging' ? [-1, 0, 1] : [scale.from, scale.to];
+  const gradient =
+    scale.kind === 'diverging'
+      ? `linear-gradient(to right, ${rgba(RED, 1)}, ${rgba(RED, 0)} 50%, ${rgba(BLUE, 0)} 50%, ${rgba(BLUE, 1)})`
+      : `linear-gradient(to right, ${colour(scale.from, scale)}, ${colour(scale.to, scale)})`;
+  return (
+    <figure
+      className="heatmap-legend"
+      data-testid="heatmap-legend"
+      data-scale-from={scale.from}
+      data-scale-to={scale.to}
+      data-min={scale.min ?? ''}
+      data-max={scale.max ?? ''}
+    >
+      <div className="bar" style={{ background: gradient }} aria-hidden="true" />
+      <div className="ends" aria-hidden="true">
+        {ends.map((e, i) => (
+          <span key={i}>{fmt(e)}</span>
+        ))}
+      </div>
+      <figcaption>
+        <strong>{HEATMAP_METRICS[metric]}</strong>
+        {metric === 'alphaRatio' && <> (α = {Number.isFinite(alpha) ? alpha : '—'})</>}: {HEATMAP_UNITS[metric]}.{' '}
+        {scale.kind === 'diverging'
+          ? 'Colour: linear, red at −1, white at 0, blue at +1 (fixed, so models compare).'
+          : 'Colour: linear, from the palest at the grid’s smallest value to the darkest at its largest.'}{' '}
+        <span data-testid="heatmap-range">
+          Grid values: {fmt(scale.min)} … {fmt(scale.max)}.
+        </span>
+        <br />
+        <span data-testid="heatmap-dash-note">
+          “—”: {scale.noTensor} place(s) with no tensor statistics — the model has no such module in that layer, or the tensor is not in both
+          donors and is kept from the target unchanged (there is no v); {scale.noValue} tensor(s) with no value for this metric
+          {metric === 'cosine'
+            ? ' (v = 0, or the target equals the SFT model there: the cosine is undefined)'
+            : metric === 'ratio' || metric === 'alphaRatio'
+              ? ` (‖θ_target‖ = 0 there: the ratio is undefined${metric === 'alphaRatio' ? '; or α is not a number' : ''})`
+              : ''}
+          .
+        </span>
+      </figcaption>
+    </figure>
+  );
 }
 
-function tip(name: string, s: VectorStats): string {
-  return `${name}\n‖v‖ = ${fmt(s.normV)}\n‖θ_target‖ = ${fmt(s.normTarget)}\nratio = ${fmt(s.ratio)}\ncos(v, θ_target − θ_SFT) = ${fmt(s.cosine)}\nnear-zero = ${(100 * s.nearZeroFraction).toFixed(1)}%\n${s.elements} elements`;
+function Detail({ name, where, stats, alpha }: { name?: string; where: string; stats?: VectorStats; alpha: number }) {
+  if (!stats)
+    return (
+      <>
+        <p className="mono">{name ?? where}</p>
+        <p data-testid="heatmap-detail-reason">
+          {name
+            ? 'Not in both donors: kept from the target unchanged, so there is no vector here.'
+            : `The model has no such tensor (${where}).`}
+        </p>
+      </>
+    );
+  const rows: [string, string, string][] = [
+    ['normV', '‖v‖₂', fmt(stats.normV)],
+    ['normTarget', '‖θ_target‖₂', fmt(stats.normTarget)],
+    ['ratio', '‖v‖ / ‖θ_target‖', fmt(stats.ratio)],
+    ['alphaRatio', `‖α·v‖ / ‖θ_target‖ at α = ${Number.isFinite(alpha) ? alpha : '—'}`, fmt(metricValue(stats, 'alphaRatio', alpha))],
+    ['cosine', 'cos(v, θ_target − θ_SFT)', fmt(stats.cosine)],
+    ['nearZeroFraction', 'near zero', `${fmt(100 * stats.nearZeroFraction)} %`],
+    ['elements', 'elements', String(stats.elements)],
+  ];
+  return (
+    <>
+      <p className="mono" data-testid="heatmap-detail-name">
+        {name}
+      </p>
+      <dl>
+        {rows.map(([key, label, value]) => (
+          <div key={key}>
+            <dt>{label}</dt>
+            <dd data-key={key}>{value}</dd>
+          </div>
+        ))}
+      </dl>
+    </>
+  );
 }
 
 export function VectorHeatmap() {
   const stats = useStudio((s) => s.merge.stats)!;
+  const alpha = useStudio((s) => s.merge.alpha);
   const [metric, setMetric] = useState<HeatmapMetric>('ratio');
+  const [place, setPlace] = useState<Place>();
+  // Roving tabindex: one cell of the grid is in the tab order; the arrow keys move within it.
+  const [cursor, setCursor] = useState<[number, number]>([0, 0]);
+  const table = useRef<HTMLTableElement>(null);
   const grid = useMemo(() => heatmapGrid(stats.tensors), [stats.tensors]);
-  const max = useMemo(() => {
-    let m = 0;
-    for (const row of grid.cells) for (const c of row) if (c) m = Math.max(m, Math.abs(metricValue(c, metric) ?? 0));
-    return m;
-  }, [grid, metric]);
+  const scale = useMemo(() => heatmapScale(grid, metric, alpha), [grid, metric, alpha]);
   const t = stats.total;
+
+  const focusCell = (row: number, col: number) => {
+    const r = Math.max(0, Math.min(grid.layers.length - 1, row));
+    const c = Math.max(0, Math.min(grid.modules.length - 1, col));
+    setCursor([r, c]);
+    table.current?.querySelector<HTMLElement>(`td[data-row="${r}"][data-col="${c}"]`)?.focus();
+  };
+  const onKey = (e: KeyboardEvent) => {
+    const [r, c] = cursor;
+    const moves: Record<string, [number, number]> = {
+      ArrowUp: [r - 1, c],
+      ArrowDown: [r + 1, c],
+      ArrowLeft: [r, c - 1],
+      ArrowRight: [r, c + 1],
+      Home: [r, 0],
+      End: [r, grid.modules.length - 1],
+    };
+    const to = moves[e.key];
+    if (!to) return;
+    e.preventDefault();
+    focusCell(...to);
+  };
+
+  let detail = <p className="muted">Hover over a cell, or Tab into the grid and move with the arrow keys, to see its tensor and numbers.</p>;
+  if (place?.kind === 'cell') {
+    const where = `layer ${grid.layers[place.row]}, ${grid.modules[place.col]}`;
+    detail = <Detail name={grid.names[place.row][place.col]} where={where} stats={grid.cells[place.row][place.col]} alpha={alpha} />;
+  } else if (place?.kind === 'other') {
+    const o = grid.other[place.index];
+    detail = <Detail name={o.name} where={o.name} stats={o.stats} alpha={alpha} />;
+  }
+
   return (
     <div className="heatmap" data-testid="vector-heatmap">
       <h3>Reasoning vector, layer × module</h3>
       {t && (
         <p className="muted" data-testid="vector-total">
-          Whole model: ‖v‖ = {fmt(t.normV)}, ‖θ_target‖ = {fmt(t.normTarget)}, ratio {fmt(t.ratio)}, cos(v, θ_target − θ_SFT) = {fmt(t.cosine)},{' '}
-          {(100 * t.nearZeroFraction).toFixed(1)}% near zero · {stats.merger === 'gpu' ? 'GPU' : 'CPU'}, {stats.seconds.toFixed(2)} s
+          Whole model: ‖v‖ = {fmt(t.normV)}, ‖θ_target‖ = {fmt(t.normTarget)}, ratio {fmt(t.ratio)} (×|α| = {fmt(metricValue(t, 'alphaRatio', alpha))} at α ={' '}
+          {Number.isFinite(alpha) ? alpha : '—'}), cos(v, θ_target − θ_SFT) = {fmt(t.cosine)}, {(100 * t.nearZeroFraction).toFixed(1)}% near zero ·{' '}
+          {stats.merger === 'gpu' ? 'GPU' : 'CPU'}, {stats.seconds.toFixed(2)} s
         </p>
       )}
       <label>
@@ -48,51 +179,72 @@ export function VectorHeatmap() {
           ))}
         </select>
       </label>
-      <table className="heatmap-grid">
-        <thead>
-          <tr>
-            <th>layer</th>
-            {grid.modules.map((m) => (
-              <th key={m} className="mono">
-                {m}
-              </th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>
-          {grid.layers.map((layer, i) => (
-            <tr key={layer}>
-              <th>{layer}</th>
-              {grid.cells[i].map((c, j) => {
-                const v = c ? metricValue(c, metric) : null;
-                return (
-                  <td
-                    key={j}
-                    data-testid={`cell-${layer}-${grid.modules[j]}`}
-                    data-value={v ?? ''}
-                    title={c ? tip(`layer ${layer} ${grid.modules[j]}`, c) : 'no tensor'}
-                    style={{ background: colour(v, metric, max), color: v !== null && max > 0 && Math.abs(v) / max > 0.6 ? 'white' : undefined }}
-                  >
-                    {c ? fmt(v) : ''}
-                  </td>
-                );
-              })}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {grid.other.length > 0 && (
-        <table className="heatmap-other">
-          <tbody>
-            {grid.other.map((o) => (
-              <tr key={o.name} title={tip(o.name, o.stats)} data-testid={`other-${o.name}`}>
-                <th className="mono">{o.name}</th>
-                <td>{fmt(metricValue(o.stats, metric))}</td>
+      <Legend scale={scale} metric={metric} alpha={alpha} />
+      <div className="heatmap-body">
+        <div className="heatmap-tables" onMouseLeave={() => setPlace(undefined)}>
+          <table className="heatmap-grid" role="grid" aria-label={`${HEATMAP_METRICS[metric]} per layer and module`} ref={table} onKeyDown={onKey}>
+            <thead>
+              <tr>
+                <th>layer</th>
+                {grid.modules.map((m) => (
+                  <th key={m} className="mono" scope="col">
+                    {m}
+                  </th>
+                ))}
               </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+            </thead>
+            <tbody>
+              {grid.layers.map((layer, i) => (
+                <tr key={layer}>
+                  <th scope="row">{layer}</th>
+                  {grid.cells[i].map((c, j) => {
+                    const v = c ? metricValue(c, metric, alpha) : null;
+                    const at = () => setPlace({ kind: 'cell', row: i, col: j });
+                    return (
+                      <td
+                        key={j}
+                        data-testid={`cell-${layer}-${grid.modules[j]}`}
+                        data-row={i}
+                        data-col={j}
+                        data-value={v ?? ''}
+                        className={v === null ? 'none' : undefined}
+                        tabIndex={cursor[0] === i && cursor[1] === j ? 0 : -1}
+                        aria-label={`layer ${layer}, ${grid.modules[j]}: ${fmt(v)}`}
+                        onMouseEnter={at}
+                        onFocus={() => (setCursor([i, j]), at())}
+                        style={v === null ? undefined : { background: colour(v, scale), color: darkText(v, scale) ? 'white' : undefined }}
+                      >
+                        {fmt(v)}
+                      </td>
+                    );
+                  })}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {grid.other.length > 0 && (
+            <table className="heatmap-other" aria-label="tensors outside the layers">
+              <tbody>
+                {grid.other.map((o, k) => (
+                  <tr
+                    key={o.name}
+                    data-testid={`other-${o.name}`}
+                    tabIndex={0}
+                    onMouseEnter={() => setPlace({ kind: 'other', index: k })}
+                    onFocus={() => setPlace({ kind: 'other', index: k })}
+                  >
+                    <th className="mono">{o.name}</th>
+                    <td>{fmt(metricValue(o.stats, metric, alpha))}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </div>
+        <aside className="heatmap-detail" data-testid="heatmap-detail" aria-live="polite" aria-label="heatmap cell details">
+          {detail}
+        </aside>
+      </div>
     </div>
   );
 }
