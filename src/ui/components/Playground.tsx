@@ -2,7 +2,9 @@ import { useEffect, useRef } from 'react';
 import { ROLES } from '../../engine/checkpoint/compatibility.ts';
 import { runPlayground } from '../session/model-session.ts';
 import { useStudio } from '../store.ts';
+import { AlphaExplorer } from './AlphaExplorer.tsx';
 import { AlphaSlider } from './AlphaSlider.tsx';
+import { ModelBuildStep } from './ModelBuildStep.tsx';
 import { pageRefusal, useVerdict } from './VerdictPanel.tsx';
 
 /** Type a prompt, press Generate, then drag α: the merged model answers again at each α. */
@@ -58,7 +60,7 @@ export function Playground() {
           disabled={pg.status === 'loading' || pg.status === 'generating' || !mergeOk}
           onClick={() => {
             engaged.current = true;
-            void runPlayground();
+            void runPlayground({ fresh: true });
           }}
         >
           Generate
@@ -72,6 +74,7 @@ export function Playground() {
           Generating is disabled: {pageRefusal(verdict)}
         </p>
       )}
+      {pg.status === 'loading' && <ModelBuildStep showDone={false} />}
       {pg.path === 'cpu-copy' && (
         <p className="notice" data-testid="playground-notice">
           No WebGPU here: the model runs on the CPU (WASM) and every α re-merges through host memory.
@@ -87,13 +90,23 @@ export function Playground() {
         <div className="answer" data-testid="playground-output" data-alpha={out.alpha} data-ids={out.ids.join(',')}>
           <pre>{out.text ?? out.ids.join(' ')}</pre>
           <p className="muted" data-testid="playground-meta">
-            α = {out.alpha} · {out.remergeMs > 0 ? `re-merged in ${out.remergeMs.toFixed(1)} ms` : 'weights unchanged'}
+            α = {out.alpha} ·{' '}
+            {out.kept && (
+              <>
+                <span className="notice-inline" data-testid="playground-kept">
+                  kept from an earlier run at this α — not regenerated
+                </span>{' '}
+                ·{' '}
+              </>
+            )}
+            {out.remergeMs > 0 ? `re-merged in ${out.remergeMs.toFixed(1)} ms` : 'weights unchanged'}
             {pg.path === 'gpu-zero-copy' ? ' on the GPU (buffers shared with onnxruntime, no copy)' : ' on the CPU'} · {pg.compute === 'float16' ? 'f16' : 'f32'} ·{' '}
             {out.sessionReused ? 'session reused' : `model and session built in ${(out.buildMs ?? 0).toFixed(0)} ms`} · {out.ids.length} token
             {out.ids.length === 1 ? '' : 's'} in {out.generateMs.toFixed(0)} ms ({out.tokensPerSecond.toFixed(1)} tok/s, {out.finishReason})
           </p>
         </div>
       )}
+      <AlphaExplorer disabled={!mergeOk} />
     </section>
   );
 }

@@ -37,6 +37,14 @@ let runId = 0;
 let dataFile: { name: string; bytes: Uint8Array } | undefined;
 /** Pyodide loads once per page (seconds) and is kept for later humaneval runs. */
 let python: Promise<{ runProgram: RunProgram; startupMs: number }> | undefined;
+/** The dataset rows behind the panel's samples (`task#index` → doc): the α explorer re-asks and re-scores one item. */
+const itemDocs = new Map<string, unknown>();
+
+/** A sample's dataset row as the task read it, while the panel shows that sample. */
+export function benchmarkItemDoc(task: string, index: number): unknown {
+  return itemDocs.get(`${task}#${index}`);
+}
+
 /** What results.json needs from the last completed run. */
 let lastResults: { runs: { task: AnyTask; summary: TaskSummary; originalSize: number }[]; record: StudioRunRecord } | undefined;
 
@@ -60,6 +68,7 @@ onCheckpointChange(() => {
   runId++;
   controller?.abort();
   lastResults = undefined;
+  itemDocs.clear();
   st().patchBenchmarks({ run: undefined, samples: [] });
 });
 
@@ -120,6 +129,7 @@ export async function runBenchmarks(): Promise<void> {
     publish();
   };
   patch({ run, samples: [] });
+  itemDocs.clear();
 
   try {
     // Items first, as `studio eval` does: a task whose data cannot be read is named before the model is built.
@@ -187,6 +197,7 @@ export async function runBenchmarks(): Promise<void> {
                 onSample: (s) => {
                   if (id !== runId) return;
                   own.push(s);
+                  itemDocs.set(`${s.task}#${s.index}`, docs.get(s.index));
                   samples.push({ ...s, reference: referenceOf(task, docs.get(s.index)) });
                   done++;
                   const rate = done / ((performance.now() - tRun) / 1000);

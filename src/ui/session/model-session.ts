@@ -1,8 +1,10 @@
 import { StudioError } from '../../engine/errors.ts';
-import { LiveModel, type LiveModelOptions } from '../../engine/model/live-model.ts';
+import { LiveModel, type BuildProgress, type LiveModelOptions } from '../../engine/model/live-model.ts';
 import { EXPLORING_VECTOR_DTYPES } from '../../engine/model/memory-plan.ts';
 import type { Ort } from '../../engine/model/ort-runtime.ts';
+import { useExplorer } from '../explorer-store.ts';
 import { useStudio } from '../store.ts';
+import { AnswerHistory } from './answer-history.ts';
 import { gpuContext, onGpuReset } from './gpu.ts';
 import { checkpointFor, loadIdentity, onCheckpointChange } from './slot-loader.ts';
 import type { Checkpoint } from '../../engine/checkpoint/open-checkpoint.ts';
@@ -17,6 +19,35 @@ import type { Checkpoint } from '../../engine/checkpoint/open-checkpoint.ts';
 let live: { key: string; model: Promise<LiveModel> } | undefined;
 let running = false;
 let pending = false;
+/** The pending run was asked for by Generate (regenerate even when an answer is kept). */
+let pendingFresh = false;
+
+/** What the history keeps of an answer: enough to show it again as it was. */
+export interface KeptAnswer {
+  ids: number[];
+  text: string | null;
+  finishReason: string;
+  remergeMs: number;
+  generateMs: number;
+  firstTokenMs?: number;
+  extracted?: Record<string, string>;
+  metrics?: Record<string, 0 | 1>;
+  choices?: { text: string; loglikelihood: number; isGreedy: boolean }[];
+}
+
+/**
+ * Answers kept while α moves, shared by the playground and the α explorer (the same prompt ids,
+ * α and settings on the same model give the same greedy answer). Emptied when a slot changes.
+ */
+export const answers = new AnswerHistory<KeptAnswer>();
+
+/**
+ * The identity of a built model in the history's keys: the trio as loaded, the vocab policy, the
+ * GPU budget (it may choose v's dtype), and where and in which precision it runs.
+ */
+export function modelIdentity(m: LiveModel): string {
+  return `${live?.key ?? trioKey()}|${m.path}|${m.compute}`;
+}
 /** Resolves when the playground's current generate loop ends. */
 let playgroundIdle: Promise<void> = Promise.resolve();
 /** A benchmark run (benchmark-session.ts) holding the model; the playground waits for it. */
@@ -40,6 +71,8 @@ async function disposeLive(after?: Promise<unknown>): Promise<void> {
 // benchmark run calls its DecoderModel directly, once that run has stopped), its answer cleared.
 onCheckpointChange(() => {
   void disposeLive(held);
+  answers.clear();
+  useExplorer.getState().patch({ results: {}, build: undefined });
   st().patchPlayground({ output: undefined, path: undefined, residency: undefined, error: undefined, status: 'idle' });
 });
 
@@ -53,8 +86,17 @@ async function liveModel(): Promise<LiveModel> {
   await disposeLive();
   const trio = { sft: checkpointFor('sft'), rl: checkpointFor('rl'), target: checkpointFor('target') };
   if (!trio.sft || !trio.rl || !trio.target) throw new StudioError('Load all three checkpoints first.');
-  const model = createPageLiveModel({ sft: trio.sft, rl: trio.rl, target: trio.target });
+  // The first build is a step of its own in the page: what it is doing, and for how long.
+  const t0 = performance.now();
+  const build = (status: 'running' | 'done' | 'error', progress: BuildProgress) => {
+    if (live?.model === model) useExplorer.getState().patch({ build: { status, progress, ms: performance.now() - t0 } });
+  };
+  const model: Promise<LiveModel> = Promise.resolve().then(() => createPageLiveModel({ sft: trio.sft!, rl: trio.rl!, target: trio.target! }, (p) => build('running', p)));
   live = { key, model };
+  model.then(
+    () => build('done', { phase: 'ready' }),
+    () => build('error', useExplorer.getState().build?.progress ?? { phase: 'tokenizer' }),
+  );
   model.catch(() => live?.model === model && (live = undefined));
   return model;
 }
@@ -64,7 +106,7 @@ async function liveModel(): Promise<LiveModel> {
  * the vocab policy and GPU budget from the settings). The sweep (sweep-session.ts) builds its
  * control and donors-alone models with it; their owner disposes them.
  */
-export async function createPageLiveModel(trio: LiveModelOptions['trio']): Promise<LiveModel> {
+export async function createPageLiveModel(trio: LiveModelOptions['trio'], onProgress?: LiveModelOptions['onProgress']): Promise<LiveModel> {
   const withGpu = st().gpu.status === 'ready';
   const ort = (withGpu ? await import('onnxruntime-web/webgpu') : await import('onnxruntime-web')) as unknown as Ort;
   const ctx = withGpu ? await gpuContext() : undefined;
@@ -76,22 +118,30 @@ export async function createPageLiveModel(trio: LiveModelOptions['trio']): Promi
     vocabPolicy: st().merge.vocabPolicy,
     // Exploring: v in f16 where f32 does not fit (memory-plan.ts); exports never read these buffers.
     residency: { budgetBytes: st().settings.gpuBudgetGiB * 1024 ** 3, vectorDtype: EXPLORING_VECTOR_DTYPES },
+    onProgress,
   });
 }
 
-/** Generates for the playground prompt at the current α. */
-export async function runPlayground(): Promise<void> {
+/**
+ * Generates for the playground prompt at the current α. `fresh` (the Generate button) generates
+ * even when the history keeps an answer for this α; a moved slider shows the kept one.
+ */
+export async function runPlayground(o: { fresh?: boolean } = {}): Promise<void> {
   if (running || held) {
     pending = true;
+    pendingFresh ||= Boolean(o.fresh);
     return;
   }
+  pendingFresh = Boolean(o.fresh);
   running = true;
   let idle!: () => void;
   playgroundIdle = new Promise((r) => (idle = r));
   try {
     do {
       pending = false;
-      await runOnce();
+      const regenerate = pendingFresh;
+      pendingFresh = false;
+      await runOnce(regenerate);
     } while (pending);
   } finally {
     running = false;
@@ -105,13 +155,29 @@ export async function runPlayground(): Promise<void> {
  * calls the DecoderModel directly, so nothing may re-merge under it. A slider moved during the run
  * regenerates once it ends.
  */
-export async function withLiveModelAt<T>(alpha: number, fn: (m: LiveModel) => Promise<T>, onBuild?: () => void): Promise<T> {
-  if (held) throw new StudioError('A benchmark run is already using the model.');
+export function withLiveModelAt<T>(alpha: number, fn: (m: LiveModel) => Promise<T>, onBuild?: () => void): Promise<T> {
+  return withLiveModel(async (m) => {
+    if (m.alpha !== alpha) await m.setAlpha(alpha);
+    return fn(m);
+  }, onBuild);
+}
+
+/** Whether the model is held (a benchmark run, a sweep or a comparison is using it). */
+export function liveModelHeld(): boolean {
+  return held !== undefined;
+}
+
+/**
+ * Runs `fn` on the playground's model (built if needed) with the playground held off meanwhile;
+ * `fn` sets α itself (the α explorer merges several in turn). `onBuild` is called when the model
+ * has to be built first.
+ */
+export async function withLiveModel<T>(fn: (m: LiveModel) => Promise<T>, onBuild?: () => void): Promise<T> {
+  if (held) throw new StudioError('The model is busy: a benchmark run, a sweep or an α comparison is using it. Wait for it to finish or cancel it.');
   const run = (async () => {
     while (running) await playgroundIdle;
     if (live?.key !== trioKey()) onBuild?.();
     const m = await liveModel();
-    if (m.alpha !== alpha) await m.setAlpha(alpha);
     return fn(m);
   })();
   held = run;
@@ -123,7 +189,7 @@ export async function withLiveModelAt<T>(alpha: number, fn: (m: LiveModel) => Pr
   }
 }
 
-async function runOnce(): Promise<void> {
+async function runOnce(regenerate: boolean): Promise<void> {
   const patch = st().patchPlayground;
   const alpha = st().merge.alpha;
   if (!Number.isFinite(alpha)) return patch({ status: 'error', error: 'α must be a finite number.' });
@@ -138,18 +204,24 @@ async function runOnce(): Promise<void> {
     const m = await liveModel();
     const buildMs = fresh ? performance.now() - tBuild : undefined;
     patch({ status: 'generating', path: m.path, compute: m.compute, residency: m.residencyExplanation });
-    const remerge = m.alpha === alpha ? { ms: 0 } : await m.setAlpha(alpha);
-    const { prompt, chat, maxNewTokens } = st().playground;
+    const { maxNewTokens } = st().playground;
     const tok = m.tokenizer;
-    let promptIds: number[];
-    if (idsInput) promptIds = idsInput;
-    else if (!tok) throw new StudioError('The target has no tokenizer.json, so text prompts cannot be encoded.');
-    // A chat template writes its own special tokens; a plain prompt gets the tokenizer's (e.g. BOS).
-    else promptIds = chat && tok.hasChatTemplate ? tok.encode(tok.applyChatTemplate([{ role: 'user', content: prompt }])) : tok.encode(prompt, true);
+    const promptIds = idsInput ?? playgroundPromptIds(m);
+    const key = { model: modelIdentity(m), prompt: promptIds.join(','), alpha, settings: playgroundSettings(maxNewTokens) };
+    const kept = regenerate ? undefined : answers.get(key);
+    if (kept) {
+      patch({
+        status: 'idle',
+        output: { alpha, text: kept.text, ids: kept.ids, promptIds, finishReason: kept.finishReason, remergeMs: kept.remergeMs, generateMs: kept.generateMs, tokensPerSecond: kept.ids.length / (kept.generateMs / 1000), sessionReused: true, kept: true },
+      });
+      return;
+    }
+    const remerge = m.alpha === alpha ? { ms: 0 } : await m.setAlpha(alpha);
     const t0 = performance.now();
     // Without a tokenizer, EOS comes from config.json (as the CLI does) and the answer is ids only.
     const [row] = await m.generate([promptIds], { maxNewTokens, eosTokenIds: tok?.eosTokenIds ?? m.model.config.eosTokenIds, decode: tok && ((ids) => tok.decode(ids)) });
     const generateMs = performance.now() - t0;
+    answers.put(key, { ids: row.ids, text: row.text ?? null, finishReason: row.finishReason, remergeMs: remerge.ms, generateMs });
     patch({
       status: 'idle',
       output: {
@@ -169,6 +241,19 @@ async function runOnce(): Promise<void> {
     if (!(e instanceof StudioError)) console.error(e);
     patch({ status: 'error', error: (e as Error).message });
   }
+}
+
+/** The playground's text prompt as ids: the chat template writes its own special tokens; a plain prompt gets the tokenizer's (e.g. BOS). */
+export function playgroundPromptIds(m: LiveModel): number[] {
+  const { prompt, chat } = st().playground;
+  const tok = m.tokenizer;
+  if (!tok) throw new StudioError('The target has no tokenizer.json, so text prompts cannot be encoded.');
+  return chat && tok.hasChatTemplate ? tok.encode(tok.applyChatTemplate([{ role: 'user', content: prompt }])) : tok.encode(prompt, true);
+}
+
+/** The settings a free-prompt answer depends on, as the history keys them (greedy, EOS only). */
+export function playgroundSettings(maxNewTokens: number): string {
+  return `greedy|max ${maxNewTokens}|eos`;
 }
 
 /** Whether a checkpoint can encode text: tokenizer.json is what StudioTokenizer needs. */
