@@ -32,6 +32,10 @@ export const MERGE_FLAGS: FlagSpecs = {
   target: { type: 'string', help: 'the model the vector is added to: hf:owner/name[@revision] or a folder' },
   alpha: { type: 'string', help: 'the scale of the vector (any finite number; negative subtracts it)' },
 };
+/** How the model's weights are stored for onnxruntime-node (forward, generate, eval, sweep). */
+export const WEIGHTS_FLAG: FlagSpecs = {
+  weights: { type: 'string', help: 'float|q4 — float32 weights (default) or 4-bit MatMulNBits linear weights (block 32, asymmetric round-to-nearest)' },
+};
 /** `--model <src>` or the merge flags, merging on the fly. */
 export const MODEL_FLAGS: FlagSpecs = {
   model: { type: 'string', help: 'one checkpoint: hf:owner/name[@revision] or a folder' },

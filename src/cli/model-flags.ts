@@ -8,7 +8,7 @@ import { StudioTokenizer } from '../engine/model/tokenizer.ts';
 import { checkpointWeightsF32, mergedWeightsF32 } from '../engine/model/weights.ts';
 import { UsageError, type CliIO, type ParsedArgs } from './command.ts';
 import { alphaFlag, mergerFor, openRole, stringFlag, vocabPolicyFlag } from './merge-flags.ts';
-import { NativeWeights, type NamedSource, type TrioSources } from './native-weights.ts';
+import { NativeWeights, type NamedSource, type TrioSources, type WeightsFormat } from './native-weights.ts';
 
 /**
  * `--model <src>`, or the merge flags `--sft --rl --target --alpha` (merged on the fly in float32):
@@ -47,6 +47,7 @@ export async function openModelForRun(args: ParsedArgs, io: CliIO): Promise<Runn
   if (single && mergeFlags.length) throw new UsageError('give either --model <src> or the merge flags --sft --rl --target --alpha, not both.');
   if (!single && mergeFlags.length === 0) throw new UsageError('--model <src> is required (or the merge flags --sft --rl --target --alpha).');
   const provider = ortProviderFromEnv();
+  const weightsFormat = weightsFlag(args, provider);
   // Checked now, not when a merger is made: with θ(α) already cached none is.
   const device = stringFlag(args, 'device');
   if (device !== undefined && !['auto', 'gpu', 'cpu'].includes(device)) throw new UsageError(`--device must be auto, gpu or cpu, got "${device}".`);
@@ -81,7 +82,7 @@ export async function openModelForRun(args: ParsedArgs, io: CliIO): Promise<Runn
   let weightsAt: (a: number | null) => Promise<WeightFeed>;
   if (provider === 'cpu') {
     runtime = await nativeRuntime();
-    const weights = new NativeWeights({ spec, log: io.stderr, merger: () => mergerFor(args, io) });
+    const weights = new NativeWeights({ spec, log: io.stderr, merger: () => mergerFor(args, io), weights: weightsFormat });
     weightsAt = (a) => (plan && trio ? weights.merged(trio, plan, vocabPolicy, a!) : weights.checkpoint(opened[0]));
   } else {
     runtime = new OrtRuntime({ ort: (await import('onnxruntime-web')) as unknown as Ort, provider: 'wasm' });
@@ -116,6 +117,18 @@ export async function openModelForRun(args: ParsedArgs, io: CliIO): Promise<Runn
       await runtime.dispose();
     },
   };
+}
+
+/**
+ * `--weights float|q4` (default float). q4 runs on onnxruntime-node's CPU provider only: the WASM
+ * developer path bakes float arrays into its graph.
+ */
+export function weightsFlag(args: ParsedArgs, provider: 'cpu' | 'wasm' = 'cpu'): WeightsFormat {
+  const raw = stringFlag(args, 'weights');
+  if (raw === undefined || raw === 'float') return 'float';
+  if (raw !== 'q4') throw new UsageError(`--weights must be float or q4, got "${raw}".`);
+  if (provider !== 'cpu') throw new UsageError(`--weights q4 runs on onnxruntime-node (the default); unset ${ORT_PROVIDER_ENV}=${provider}.`);
+  return 'q4';
 }
 
 /** STUDIO_ORT_PROVIDER: cpu (onnxruntime-node, the default) or wasm (onnxruntime-web, the page's fallback). */

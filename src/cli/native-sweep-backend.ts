@@ -7,7 +7,7 @@ import { describeProvider, type OrtRuntime } from '../engine/model/ort-runtime.t
 import type { StudioTokenizer } from '../engine/model/tokenizer.ts';
 import { SweepSeriesError, type SweepBackend } from '../engine/sweep/host-sweep-backend.ts';
 import type { Series } from '../engine/sweep/results-document.ts';
-import { NativeWeights, type TrioSources } from './native-weights.ts';
+import { NativeWeights, type TrioSources, type WeightsFormat } from './native-weights.ts';
 
 /**
  * The sweep's backend in the CLI on onnxruntime-node: each point's θ — θ_target + α·v, the
@@ -31,6 +31,8 @@ export interface NativeBackendOptions {
   controlSeed: number | null;
   log: (line: string) => void;
   signal?: AbortSignal;
+  /** `--weights`: float32 (default) or 4-bit MatMulNBits projections (native-weights.ts). */
+  weights?: WeightsFormat;
 }
 
 export class NativeSweepBackend implements SweepBackend {
@@ -45,7 +47,7 @@ export class NativeSweepBackend implements SweepBackend {
     private readonly sources: TrioSources,
     private readonly plan: MergePlan,
   ) {
-    this.description = `${describeProvider(o.runtime.o.provider)}, θ streamed from the checkpoints into a cached ONNX external-data file per point, a new session per point`;
+    this.description = `${describeProvider(o.runtime.o.provider)}${o.weights === 'q4' ? ', 4-bit MatMulNBits linear weights (block 32)' : ''}, θ streamed from the checkpoints into a cached ONNX external-data file per point, a new session per point`;
     this.current = 'v|0';
   }
 
@@ -58,7 +60,7 @@ export class NativeSweepBackend implements SweepBackend {
       { role: 'rl', spec: o.specs.rl, ckpt: rl },
       { role: 'target', spec: o.specs.target, ckpt: target },
     ];
-    const weights = new NativeWeights({ spec, log: o.log });
+    const weights = new NativeWeights({ spec, log: o.log, weights: o.weights });
     // The model starts at α = 0, the target itself: every grid has it (alpha-grid.ts).
     const model = new DecoderModel(o.runtime, target.config, spec, await weights.merged(sources, plan, o.vocabPolicy, 0, o.signal));
     return new NativeSweepBackend(model, o.tokenizer, o, weights, sources, plan);

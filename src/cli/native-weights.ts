@@ -10,6 +10,8 @@ import type { TensorMerger } from '../engine/merge/tensor-merger.ts';
 import type { DecoderSpec } from '../engine/model/decoder-graph.ts';
 import type { WeightFeed } from '../engine/model/decoder-model.ts';
 import { layoutExternalData } from '../engine/model/external-data.ts';
+import { Q4_SCHEME } from '../engine/quant/q4-quantize.ts';
+import { layoutQ4ExternalData, q4Tensors } from '../engine/quant/q4-weights.ts';
 import { openStoredModel } from '../engine/model/node-model-store.ts';
 import { checkpointTensors } from '../engine/model/weights.ts';
 import { parseSourceSpec } from '../engine/sources/parse-source-spec.ts';
@@ -74,7 +76,14 @@ export interface NativeWeightsOptions {
   merger?: () => Promise<TensorMerger>;
   /** Default: $STUDIO_CACHE_DIR. */
   cacheRoot?: string;
+  /**
+   * `--weights`: 'float' (float32, the default) or 'q4' — the decoder layers' projections as 4-bit
+   * MatMulNBits inputs, quantised while the file is written (a cache entry of its own).
+   */
+  weights?: WeightsFormat;
 }
+
+export type WeightsFormat = 'float' | 'q4';
 
 export class NativeWeights {
   private readonly ids = new Map<string, Promise<unknown>>();
@@ -89,11 +98,13 @@ export class NativeWeights {
   }
 
   private async stored(identity: Record<string, unknown>, tensors: readonly PlannedTensor[], fill: (sink: MergeSink) => Promise<unknown>): Promise<WeightFeed> {
-    const layout = layoutExternalData(tensors);
+    const quantized = this.o.weights === 'q4' ? q4Tensors(tensors) : undefined;
+    const layout = quantized ? layoutQ4ExternalData(tensors, quantized) : layoutExternalData(tensors);
     const files = await openStoredModel({
-      identity: { dtype: 'float32', ...identity },
+      identity: { dtype: 'float32', ...(quantized ? { weights: Q4_SCHEME } : {}), ...identity },
       layout,
       fill,
+      quantized,
       root: this.o.cacheRoot,
       log: layout.bytes >= ANNOUNCE_WRITE_BYTES ? this.o.log : undefined,
     });

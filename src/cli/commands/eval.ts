@@ -1,7 +1,7 @@
 import type { EvalCondition, ItemSelection, RunProgram } from '../../engine/eval/index.ts';
 import { buildResultsDocument, type StudioRunRecord } from '../../engine/eval/run/results-document.ts';
 import { conditionLabel, runTask, type EvalSample } from '../../engine/eval/run/run-task.ts';
-import { MODEL_FLAGS, UsageError, type CliIO, type Command } from '../command.ts';
+import { MODEL_FLAGS, WEIGHTS_FLAG, UsageError, type CliIO, type Command } from '../command.ts';
 import { stringFlag } from '../merge-flags.ts';
 import { intFlag, openModelForRun } from '../model-flags.ts';
 import { openPythonSandbox } from '../python-sandbox.ts';
@@ -17,6 +17,7 @@ export const evalCommand: Command = {
     'studio eval --model <src> | --sft <src> --rl <src> --target <src> --alpha <a>  --task <task>[,<task>…] [--limit N] [--seed S] [--condition plain|think] [--chat] [--data items.jsonl|items.parquet] [--batch-size B] [--max-new-tokens N] --out results.json [--samples samples.jsonl]',
   flags: {
     ...MODEL_FLAGS,
+    ...WEIGHTS_FLAG,
     task: { type: 'string', help: 'lm-eval task names, comma-separated (gsm8k_cot, gsm8k_cot_zeroshot, bbh_cot_fewshot[_<subtask>], sciq, humaneval)' },
     limit: { type: 'string', help: 'items per task (default: all)' },
     seed: { type: 'string', help: 'pick the items by a seeded shuffle instead of the first N' },

@@ -1,5 +1,5 @@
 import type { Command } from '../command.ts';
-import { MODEL_FLAGS, UsageError } from '../command.ts';
+import { MODEL_FLAGS, WEIGHTS_FLAG, UsageError } from '../command.ts';
 import { stringFlag } from '../merge-flags.ts';
 import { idsFlag, openModelForRun } from '../model-flags.ts';
 import { checkOutputFile, writeTextAtomically } from '../write-json-atomically.ts';
@@ -8,6 +8,7 @@ export const forward: Command = {
   usage: 'studio forward --model <src> | --sft <src> --rl <src> --target <src> --alpha <a>  --ids 1,2,3 --out logits.json',
   flags: {
     ...MODEL_FLAGS,
+    ...WEIGHTS_FLAG,
     ids: { type: 'string', help: 'comma-separated token ids (no tokenizer files needed)' },
     out: { type: 'string', help: 'where to write {"shape":[T,V],"data":[…]} (float32 logits, every position)' },
   },

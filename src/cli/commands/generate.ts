@@ -1,5 +1,5 @@
 import type { Command } from '../command.ts';
-import { MODEL_FLAGS, UsageError } from '../command.ts';
+import { MODEL_FLAGS, WEIGHTS_FLAG, UsageError } from '../command.ts';
 import { stringFlag } from '../merge-flags.ts';
 import { idsFlag, intFlag, numberFlag, openModelForRun } from '../model-flags.ts';
 
@@ -8,6 +8,7 @@ export const generate: Command = {
     'studio generate --model <src> | --sft <src> --rl <src> --target <src> --alpha <a>  (--ids 1,2,3 | --prompt "…" [--chat]) --max-new-tokens N [--temperature T --top-p P --seed S] [--stop "…"]',
   flags: {
     ...MODEL_FLAGS,
+    ...WEIGHTS_FLAG,
     ids: { type: 'string', help: 'comma-separated prompt token ids (no tokenizer files needed)' },
     prompt: { type: 'string', help: 'prompt text (needs the checkpoint\'s tokenizer files)' },
     chat: { type: 'boolean', help: 'wrap --prompt in the model\'s chat template' },

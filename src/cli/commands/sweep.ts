@@ -23,9 +23,9 @@ import {
   type SweepSample,
   type SweepBackend,
 } from '../../engine/sweep/index.ts';
-import { UsageError, type CliIO, type Command } from '../command.ts';
+import { UsageError, WEIGHTS_FLAG, type CliIO, type Command } from '../command.ts';
 import { openRole, stringFlag } from '../merge-flags.ts';
-import { nativeRuntime, ortProviderFromEnv } from '../model-flags.ts';
+import { nativeRuntime, ortProviderFromEnv, weightsFlag } from '../model-flags.ts';
 import { NativeSweepBackend } from '../native-sweep-backend.ts';
 import { openPythonSandbox } from '../python-sandbox.ts';
 import { loadTaskItems } from '../task-items.ts';
@@ -46,6 +46,7 @@ export const sweep: Command = {
     'share-url': { type: 'boolean', help: 'print the share URL that reopens the plot in the page' },
     'base-url': { type: 'string', help: `the studio's address for --share-url (default ${DEFAULT_SHARE_BASE_URL})` },
     samples: { type: 'string', help: 'samples.jsonl: one line per item, series and α (also kept in results.json as "samples")' },
+    ...WEIGHTS_FLAG,
   },
   async run(args, io) {
     const configPath = stringFlag(args, 'config', true);
@@ -56,6 +57,7 @@ export const sweep: Command = {
     const baseUrl = stringFlag(args, 'base-url');
     if (baseUrl !== undefined && !shareUrl) throw new UsageError('--base-url is the address --share-url uses; add --share-url.');
     if (baseUrl !== undefined && !URL.canParse(baseUrl)) throw new UsageError(`--base-url must be an absolute URL like ${DEFAULT_SHARE_BASE_URL}, got "${baseUrl}".`);
+    const weights = weightsFlag(args, ortProviderFromEnv());
     const format = plotPath ? (await import('../sweep-plot.ts')).plotFormat(plotPath) : undefined;
     await checkOutputFile(outPath);
     if (samplesPath) await checkOutputFile(samplesPath, '--samples');
@@ -107,7 +109,7 @@ export const sweep: Command = {
       const tokenizer = await StudioTokenizer.load(target);
       const specs = { sft: local(config.sources.sft), rl: local(config.sources.rl), target: local(config.sources.target) };
       backend = native
-        ? await NativeSweepBackend.open({ trio: { sft, rl, target }, specs, runtime, tokenizer, vocabPolicy: config.vocabPolicy, controlSeed: config.controls.randomVectorSeed, log: io.stderr })
+        ? await NativeSweepBackend.open({ trio: { sft, rl, target }, specs, runtime, tokenizer, vocabPolicy: config.vocabPolicy, controlSeed: config.controls.randomVectorSeed, log: io.stderr, weights })
         : await HostSweepBackend.open({ trio: { sft, rl, target }, runtime, tokenizer, vocabPolicy: config.vocabPolicy, controlSeed: config.controls.randomVectorSeed });
       const doc = await runSweep(backend, input, {
         runProgram: sandbox?.runProgram,

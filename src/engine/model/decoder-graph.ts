@@ -2,6 +2,8 @@ import type { ModelConfig } from '../checkpoint/model-config.ts';
 import { StudioError } from '../errors.ts';
 import { rowBlockName, type RowBlock } from '../gpu/buffer-limits.ts';
 import { float, GraphBuilder, type Elem } from './onnx-builder.ts';
+import { q4InputNames, q4InputShapes } from '../quant/q4-weights.ts';
+import { Q4_BITS, Q4_BLOCK_SIZE } from '../quant/q4-quantize.ts';
 import { gqaApplies, groupQueryAttention, headRmsNorm, rotary, rotaryCaches, skipRmsNorm, type FusedContext } from './fused-ops.ts';
 
 /**
@@ -87,6 +89,13 @@ export interface DecoderGraphOptions {
    * GroupQueryAttention where it is exact (gqaApplies). Same inputs, outputs and KV layout.
    */
   fused?: boolean;
+  /**
+   * 4-bit weights: each linear weight named here arrives as onnxruntime's com.microsoft
+   * MatMulNBits inputs (q4MatMul) instead of a float matrix — as external data when
+   * `externalWeights` has them, else as graph inputs. Float32 compute only (the op's scales share
+   * the activations' type, and the studio's scales are float32).
+   */
+  quantized?: ReadonlySet<string>;
 }
 
 export type ComputeDtype = 'float32' | 'float16';
@@ -231,6 +240,27 @@ export function presentName(layer: number, kind: 'key' | 'value') {
   return `present.${layer}.${kind}`;
 }
 
+/**
+ * A 4-bit linear weight W [N, K] (safetensors [out, in]): declares its three MatMulNBits inputs
+ * (`<name>_Q4` uint8 [N, n_blocks, 16], `<name>_scales` float32 [N, n_blocks], `<name>_zero_points`
+ * uint8 [N, ⌈n_blocks/2⌉]; layout and scheme in quant/q4-quantize.ts) and returns x [M, K] ↦ x·W'ᵀ
+ * [M, N], W' the dequantised weight — what Gemm(x, W, transB = 1) computes with the float weight.
+ */
+function q4MatMul(g: GraphBuilder, name: string, shape: number[], o: DecoderGraphOptions): (x: string) => string {
+  if (o.compute === 'float16') throw new Error(`${name}: 4-bit weights are built for float32 compute (their scales are float32)`);
+  if (o.embedWeights) throw new Error(`${name}: 4-bit weights come as inputs or external data, not embedded float arrays`);
+  const [n, k] = shape;
+  const names = q4InputNames(name);
+  const shapes = q4InputShapes(n, k);
+  const inputs = (['packed', 'scales', 'zeroPoints'] as const).map((part) => {
+    const elem = part === 'scales' ? 'float32' : 'uint8';
+    const at = o.externalWeights?.tensors.get(names[part]);
+    if (o.externalWeights && !at) throw new Error(`external weights have no entry for "${names[part]}"`);
+    return at ? g.externalInitializer(names[part], shapes[part], elem, { location: o.externalWeights!.location, ...at }) : g.input(names[part], elem, shapes[part]);
+  });
+  return (x) => g.op('MatMulNBits', [x, ...inputs], { K: k, N: n, bits: Q4_BITS, block_size: Q4_BLOCK_SIZE }, { domain: 'com.microsoft' });
+}
+
 export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: DecoderGraphOptions): Uint8Array {
   const g = new GraphBuilder();
   const { numLayers: L, numHeads: NH, numKvHeads: KV, headDim: D, hiddenSize: H, vocabSize: V } = spec;
@@ -260,8 +290,13 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
       else g.input(b.name, dt, b.shape);
     }
   }
+  const q4 = new Map<string, (x: string) => string>();
   for (const t of spec.weights) {
     if (t.blocks) continue;
+    if (o.quantized?.has(t.name)) {
+      q4.set(t.name, q4MatMul(g, t.name, t.shape, o));
+      continue;
+    }
     const at = o.externalWeights?.tensors.get(t.name);
     if (o.externalWeights && !at) throw new Error(`external weights have no entry for "${t.name}"`);
     if (at) g.externalInitializer(t.name, t.shape, dt, { location: o.externalWeights!.location, ...at });
@@ -281,6 +316,11 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
   /** x [..., K] @ W[N, K]^T (+ b): Gemm on the flattened rows, no weight transpose materialised. */
   const linear = (x: string, weight: string, bias: string | undefined, outFeatures: number, rows: string[]) => {
     const flat = g.op('Reshape', [x, cat(i64([-1]), shapeOf(x, -1, 2147483647))]);
+    const quantized = q4.get(weight);
+    if (quantized) {
+      const y = quantized(flat);
+      return g.op('Reshape', [bias ? g.op('Add', [y, w(bias)]) : y, cat(...rows, i64([outFeatures]))]);
+    }
     const blocks = blockInputs.get(weight);
     if (blocks) {
       // Row blocks of W are column blocks of the output: one Gemm each, concatenated in order.

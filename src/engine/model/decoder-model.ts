@@ -54,6 +54,8 @@ export interface ExternalModelFiles {
   tensors: ReadonlyMap<string, { offset: number; length: number }>;
   /** Writes a graph file beside the data (kept when the same bytes are there); returns its path. */
   writeGraph(name: string, bytes: Uint8Array): Promise<string>;
+  /** Weights stored as 4-bit MatMulNBits inputs (quant/q4-weights.ts names them), not floats. */
+  quantized?: ReadonlySet<string>;
 }
 
 /**
@@ -90,7 +92,7 @@ export class DecoderModel {
 
   /** New weights: `inputs` keep the sessions; `embedded` and `external` drop them (rebuilt on the next run). */
   setWeights(feed: WeightFeed): void {
-    const has = feed.kind === 'inputs' ? (n: string) => n in feed.tensors : feed.kind === 'embedded' ? (n: string) => feed.arrays.has(n) : (n: string) => feed.files.tensors.has(n);
+    const has = feed.kind === 'inputs' ? (n: string) => n in feed.tensors : feed.kind === 'embedded' ? (n: string) => feed.arrays.has(n) : (n: string) => feed.files.tensors.has(n) || !!feed.files.quantized?.has(n);
     // Fed inputs follow the graph's inputs (a split weight is fed block by block); arrays are whole tensors.
     const names = feed.kind === 'inputs' ? weightInputs(this.spec).map((i) => i.name) : this.spec.weights.map((w) => w.name);
     for (const n of names) if (!has(n)) throw new StudioError(`weights for the model are missing "${n}".`);
@@ -124,6 +126,7 @@ export class DecoderModel {
         externalWeights: ext && { location: ext.location, tensors: ext.tensors },
         compute: this.compute,
         fused: this.fused,
+        quantized: ext?.quantized,
       });
       const onGpu = this.runtime.o.provider === 'webgpu' ? Array.from({ length: this.spec.numLayers }, (_, l) => [presentName(l, 'key'), presentName(l, 'value')]).flat() : [];
       s = ext ? ext.writeGraph('model.onnx', graph).then((path) => this.runtime.createSession(path)) : this.runtime.createSession(graph, onGpu);

@@ -8,6 +8,7 @@ import { CacheError, fsErrorCode, isQuotaError } from '../sources/cache/cache-er
 import { defaultCacheDir, nodeCacheStore } from '../sources/cache/node-cache-store.ts';
 import { EXTERNAL_DATA_FILE, externalDataSink, externalRanges, type ExternalDataLayout } from './external-data.ts';
 import type { ExternalModelFiles } from './decoder-model.ts';
+import { q4ExternalDataSink } from '../quant/q4-weights.ts';
 
 /**
  * The CLI's models on disk: `$STUDIO_CACHE_DIR/models/<key>/` holds
@@ -59,6 +60,12 @@ export interface ModelStoreRequest {
   root?: string;
   /** One line when the weights are written rather than reused. */
   log?: (line: string) => void;
+  /**
+   * A 4-bit model (`--weights q4`): these weights are stored as MatMulNBits inputs, quantised on the
+   * way to the file (`layout` from quant/q4-weights.ts layoutQ4ExternalData). The identity must
+   * say so, so 4-bit and float data never share an entry.
+   */
+  quantized?: ReadonlySet<string>;
 }
 
 export interface StoredModel extends ExternalModelFiles {
@@ -112,8 +119,9 @@ export async function openStoredModel(r: ModelStoreRequest): Promise<StoredModel
     }
     try {
       await wrapFs(folder, () => writeAtomically(join(folder, MANIFEST), manifestText));
-      r.log?.(`studio: writing the model's float32 weights (${(r.layout.bytes / GB).toFixed(2)} GB) to ${dataPath}`);
-      const sink = externalDataSink(r.layout, { write: (b) => wrapFs(folder, () => appender.write(b)) });
+      r.log?.(`studio: writing the model's ${r.quantized ? '4-bit (MatMulNBits) and float32' : 'float32'} weights (${(r.layout.bytes / GB).toFixed(2)} GB) to ${dataPath}`);
+      const writer = { write: (b: Uint8Array) => wrapFs(folder, () => appender.write(b)) };
+      const sink = r.quantized ? q4ExternalDataSink(r.layout, r.quantized, writer) : externalDataSink(r.layout, writer);
       await r.fill(sink);
       await wrapFs(folder, () => appender.commit());
     } catch (e) {
@@ -132,6 +140,7 @@ export async function openStoredModel(r: ModelStoreRequest): Promise<StoredModel
     reused,
     location: EXTERNAL_DATA_FILE,
     tensors: externalRanges(r.layout),
+    quantized: r.quantized,
     writeGraph: (name, bytes) => wrapFs(folder, () => writeGraphFile(folder, name, bytes)),
   };
 }

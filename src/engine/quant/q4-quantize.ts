@@ -40,6 +40,8 @@ import { StudioError } from '../errors.ts';
  */
 
 export const Q4_BITS = 4;
+/** Names this scheme in cache keys: change it whenever the bytes quantizeQ4 writes would change. */
+export const Q4_SCHEME = 'MatMulNBits bits=4 block=32 asymmetric RTN (studio q4 v1)';
 /** Weights per scale: onnxruntime's quantiser default (and transformers.js' q4 exports). */
 export const Q4_BLOCK_SIZE = 32;
 /** Bytes of packed codes per block: 32 weights × 4 bits. */

@@ -30,7 +30,7 @@ beforeAll(async () => {
       noAdapter = undefined;
       return;
     }
-    noAdapter = new NoGpuAdapterError(`${icd ?? 'system drivers'}: ${refusal}`, undefined).message;
+    noAdapter = new NoGpuAdapterError(`${icd ?? 'system drivers'}: ${refusal}`, null).message;
   }
 }, 120_000);
 afterAll(() => {
