@@ -14,8 +14,10 @@ import { FIXTURES } from './helpers.ts';
 const DEMO = JSON.parse(readFileSync(join(FIXTURES, 'models', 'demo-arith-target', 'demo.json'), 'utf8')) as { accuracy: { alpha: number; digitsOnly: number }[] };
 const demoCorrect = (alpha: number) => Math.round(DEMO.accuracy.find((a) => a.alpha === alpha)!.digitsOnly * 100);
 
+/** A screenshot attached to the report and kept as a file in the test's output folder. */
 async function shot(page: Page, info: TestInfo, name: string) {
-  await info.attach(name, { body: await page.screenshot(), contentType: 'image/png' });
+  const body = await page.screenshot({ path: info.outputPath(`${name}.png`) });
+  await info.attach(name, { body, contentType: 'image/png' });
 }
 
 async function loadDemo(page: Page) {
