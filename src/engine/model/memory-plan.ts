@@ -1,6 +1,8 @@
 import { formatBytes } from '../errors.ts';
 import type { BufferLimits } from '../gpu/buffer-limits.ts';
-import { planResidency, type ResidencyPlan, type ResidencyTensor, type VectorDtype } from '../merge/plan-residency.ts';
+import { planResidency, stagingChunk, type ResidencyPlan, type ResidencyTensor, type VectorDtype } from '../merge/plan-residency.ts';
+import { q4Bytes } from '../quant/q4-quantize.ts';
+import { q4Tensors } from '../quant/q4-weights.ts';
 import type { ComputeDtype } from './decoder-graph.ts';
 
 /**
@@ -211,4 +213,76 @@ export function formatSeconds(s: number): string {
   if (s < 1) return `${Math.round(s * 1000)} ms`;
   if (s < 90) return `${s.toFixed(1)} s`;
   return `${(s / 60).toFixed(1)} min`;
+}
+
+/**
+ * The 4-bit plan (`--weights q4` in the CLI; the page may offer it later): the decoder layers'
+ * projections held as MatMulNBits inputs (4-bit codes, float32 scales, packed zero points —
+ * quant/q4-quantize.ts), everything else (embedding, untied head, norms, biases) in `floatDtype`.
+ * θ(α) is merged tensor by tensor from streamed checkpoints (no target or v kept: at 7B they alone
+ * would be 30 GB), each projection into one transient float32 buffer that quantize-q4.wgsl turns
+ * into its 4-bit inputs before the next; so the GPU holds the 4-bit model, that one buffer and
+ * the merge's three staging chunks. The graph computes in float32 (its scales are float32).
+ */
+export interface Q4MemoryPlan {
+  /** Everything below, added up. */
+  bytes: number;
+  /** The projections' codes, scales and zero points. */
+  quantizedBytes: number;
+  quantizedParameters: number;
+  /** The tensors kept in floatDtype. */
+  floatBytes: number;
+  floatParameters: number;
+  /** The largest projection in float32, merged then quantised (one at a time). */
+  transientBytes: number;
+  /** The merge's three staging chunks (as planResidency counts them). */
+  stagingBytes: number;
+  /** The same model's float weights in the compute dtype, for comparison. */
+  floatModelBytes: number;
+  fits: boolean;
+  errors: ErrorStatement[];
+  summary: string;
+}
+
+export function planQ4Memory(tensors: readonly ResidencyTensor[], device: { limits: BufferLimits; budgetBytes: number }, floatDtype: 'F32' | 'F16' = 'F32'): Q4MemoryPlan {
+  const quantized = q4Tensors(tensors);
+  const floatSize = floatDtype === 'F32' ? 4 : 2;
+  let quantizedBytes = 0;
+  let quantizedParameters = 0;
+  let floatParameters = 0;
+  let transientBytes = 0;
+  for (const t of tensors) {
+    if (quantized.has(t.name)) {
+      quantizedBytes += q4Bytes(t.shape[0], t.shape[1]);
+      quantizedParameters += t.elements;
+      transientBytes = Math.max(transientBytes, t.elements * 4);
+    } else floatParameters += t.elements;
+  }
+  const floatBytes = floatParameters * floatSize;
+  const largest = tensors.reduce((a, t) => Math.max(a, t.elements), 0);
+  const stagingBytes = 3 * 4 * stagingChunk(device.limits, largest);
+  const bytes = quantizedBytes + floatBytes + transientBytes + stagingBytes;
+  const fits = bytes <= device.budgetBytes;
+  const floatModelBytes = (quantizedParameters + floatParameters) * floatSize;
+  return {
+    bytes,
+    quantizedBytes,
+    quantizedParameters,
+    floatBytes,
+    floatParameters,
+    transientBytes,
+    stagingBytes,
+    floatModelBytes,
+    fits,
+    errors: [
+      {
+        source: '4-bit projections (MatMulNBits, block 32, asymmetric round-to-nearest)',
+        bound: '|Δw| ≤ scale·(1/2 + 2⁻¹⁷) per weight, scale = (max − min)/15 of its block of 32 (min ≤ 0 ≤ max); the embedding, head, norms and biases are not quantised',
+      },
+    ],
+    summary:
+      `4-bit: ${formatBytes(bytes)} on the GPU — ${formatBytes(quantizedBytes)} of 4-bit projections (${(quantizedParameters / 1e9).toFixed(2)} B parameters), ` +
+      `${formatBytes(floatBytes)} of ${floatDtype.toLowerCase()} embedding, head, norms and biases, ${formatBytes(transientBytes + stagingBytes)} while merging — ` +
+      `against ${formatBytes(floatModelBytes)} for the ${floatDtype.toLowerCase()} weights; ${fits ? 'fits' : 'does not fit'} the ${formatBytes(device.budgetBytes)} budget. Each α re-reads the checkpoints.`,
+  };
 }
