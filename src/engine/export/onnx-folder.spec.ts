@@ -1,0 +1,118 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeFixtureDir, type FixtureDir } from '../../../test-support/fixture-dir.ts';
+import { decode, referenceMerge } from '../../../test-support/merge-reference.ts';
+import { readModelFolder } from '../../../test-support/read-safetensors.ts';
+import { openCheckpoint } from '../checkpoint/open-checkpoint.ts';
+import { CpuTensorMerger } from '../merge/cpu-tensor-merger.ts';
+import { planMerge } from '../merge/merge-plan.ts';
+import { nodeOutputFolder } from '../merge/output/node-output-folder.ts';
+import { decoderSpec } from '../model/decoder-graph.ts';
+import type { SupportedDtype } from '../safetensors/dtypes.ts';
+import { localFolderSource } from '../sources/local-folder-source.ts';
+import { exportOnnxFolder, exportTensors, type OnnxExportDtype } from './onnx-folder.ts';
+
+const { onnx } = onnxProto;
+let fx: FixtureDir;
+let work: string;
+let n = 0;
+beforeAll(() => {
+  fx = makeFixtureDir('onnx-folder-');
+  work = mkdtempSync(join(tmpdir(), 'onnx-folder-'));
+});
+afterAll(() => {
+  fx?.cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const open = async (name: string) => openCheckpoint(await localFolderSource(fx.model(name)));
+
+async function setup(prefix: string) {
+  const [sft, rl, target] = await Promise.all(['sft', 'rl', 'target'].map((r) => open(`${prefix}-${r}`)));
+  const plan = planMerge({ sft, rl, target }, { mode: 'merge', outDtype: 'F32' });
+  const spec = decoderSpec(target.config, new Map([...target.tensors].map(([k, t]) => [k, t.shape])), target.source.label);
+  return { target, spec, tensors: exportTensors({ plan }, spec) };
+}
+
+describe('exportOnnxFolder', () => {
+  const cases: [string, OnnxExportDtype, SupportedDtype, string][] = [
+    ['tiny-qwen2-untied', 'fp32', 'F32', 'model.onnx'],
+    ['tiny-qwen2', 'fp16', 'F16', 'model_fp16.onnx'],
+  ];
+  it.each(cases)('%s %s: every initializer points into the data file at bytes equal to the reference merge, rounded to the dtype', async (prefix, dtype, stored, file) => {
+    const alpha = 0.5;
+    const { target, spec, tensors } = await setup(prefix);
+    const dir = join(work, `out-${++n}`);
+    await exportOnnxFolder({ ckpt: target, spec, tensors, merger: new CpuTensorMerger(100), alpha, dtype, out: await nodeOutputFolder(dir) });
+    const model = onnx.ModelProto.decode(readFileSync(join(dir, 'onnx', file)));
+    const data = readFileSync(join(dir, 'onnx', `${file}_data`));
+    const [S, R, T] = ['sft', 'rl', 'target'].map((r) => readModelFolder(fx.model(`${prefix}-${r}`)));
+    const external = model.graph!.initializer!.filter((i) => i.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
+    // One initializer per weight the graph reads (a tied head reads the embedding: no lm_head).
+    expect(external.map((i) => i.name).sort()).toEqual(spec.weights.map((w) => w.name).sort());
+    for (const init of external) {
+      const kv = Object.fromEntries(init.externalData!.map((e) => [e.key, e.value]));
+      expect(kv.location).toBe(`${file}_data`);
+      expect(Number(kv.offset) % 4096).toBe(0);
+      expect(init.dataType).toBe(stored === 'F16' ? onnx.TensorProto.DataType.FLOAT16 : onnx.TensorProto.DataType.FLOAT);
+      const name = init.name!;
+      const values = (m: typeof S) => decode(m.get(name)!.bytes, m.get(name)!.dtype as SupportedDtype);
+      const want = referenceMerge(values(T), values(S), values(R), alpha, stored);
+      const got = data.subarray(Number(kv.offset), Number(kv.offset) + Number(kv.length));
+      expect(Buffer.from(got).equals(Buffer.from(want)), name).toBe(true);
+    }
+    // The I/O transformers.js feeds, with the batch dimension under the name it resolves.
+    const io = (vs: onnxProto.onnx.IValueInfoProto[] | null | undefined) => vs!.map((v) => [v.name, v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue))]);
+    const L = target.config.numLayers;
+    const KV = target.config.numKvHeads;
+    const D = target.config.headDim;
+    expect(io(model.graph!.input)).toEqual([
+      ['input_ids', ['batch_size', 'sequence_length']],
+      ['attention_mask', ['batch_size', 'total_sequence_length']],
+      ['position_ids', ['batch_size', 'sequence_length']],
+      ...Array.from({ length: L }, (_, l) => [
+        [`past_key_values.${l}.key`, ['batch_size', KV, 'past_sequence_length', D]],
+        [`past_key_values.${l}.value`, ['batch_size', KV, 'past_sequence_length', D]],
+      ]).flat(),
+    ]);
+    expect(io(model.graph!.output).map(([name]) => name)).toEqual([
+      ...Array.from({ length: L }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat(),
+      'logits',
+    ]);
+    expect(io(model.graph!.output).find(([name]) => name === 'logits')![1]).toEqual(['batch_size', 'sequence_length', target.config.vocabSize]);
+  });
+
+  it('cancelled mid-way: rejected, and nothing is left (no folder, no temporary sibling)', async () => {
+    const { target, spec, tensors } = await setup('tiny-qwen2');
+    const parent = join(work, `cancel-${++n}`);
+    mkdirSync(parent);
+    const ac = new AbortController();
+    const p = exportOnnxFolder({
+      ckpt: target,
+      spec,
+      tensors,
+      merger: new CpuTensorMerger(64),
+      alpha: 1,
+      dtype: 'fp32',
+      out: await nodeOutputFolder(join(parent, 'x')),
+      signal: ac.signal,
+      onProgress: (x) => x.tensorsDone === 3 && ac.abort(),
+    });
+    await expect(p).rejects.toThrow(/cancelled; nothing was saved/);
+    expect(existsSync(join(parent, 'x'))).toBe(false);
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
+  it('the Node output folder takes one subfolder level and nothing hidden or deeper', async () => {
+    const out = await nodeOutputFolder(join(work, `names-${++n}`));
+    for (const bad of ['a/b/c', '../x', '.hidden/x', 'onnx/.x', '/abs', 'a\\b']) await expect(out.create(bad), bad).rejects.toThrow(/bad output file name/);
+    const f = await out.create('onnx/model.onnx');
+    await f.write(new Uint8Array([1, 2, 3]));
+    await f.close();
+    await out.commit();
+    expect([...readFileSync(join(work, `names-${n}`, 'onnx', 'model.onnx'))]).toEqual([1, 2, 3]);
+  });
+});
