@@ -11,7 +11,7 @@ export const MOCK_HUB_PORT = Number(process.env.STUDIO_E2E_HUB_PORT || 7861);
  * Debian's Chromium, headless, with WebGPU through SwiftShader (no GPU on CI machines).
  * The background-networking flags keep Chromium from dialling Google on a closed network.
  */
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   '--enable-unsafe-webgpu',
   '--enable-features=Vulkan',
   '--use-vulkan=swiftshader',

@@ -18,4 +18,12 @@ describe('real-size trios: the real Qwen2.5 shapes', () => {
     expect(names.filter((n) => n.endsWith('.bias')).every((n) => /self_attn\.[qkv]_proj\.bias$/.test(n))).toBe(true);
     expect(realTensors('1.5b').find((t) => t.name === 'model.layers.0.self_attn.k_proj.weight')!.shape).toEqual([256, 1536]);
   });
+
+  it('keep the real widths with fewer layers: a 2-layer 0.5B has the real embedding and two real layers', () => {
+    expect(realConfig('0.5b', 2)).toMatchObject({ num_hidden_layers: 2, max_window_layers: 2, hidden_size: 896, intermediate_size: 4864, vocab_size: 151_936 });
+    expect(realTensors('0.5b', 2).map((t) => t.name)).toHaveLength(2 + 2 * 12);
+    // The embedding, the final norm and two layers of 14,912,384 parameters each (as e2e/real-size.spec.ts counts them).
+    expect(realSizeStats('0.5b', 2).parameters).toBe(151_936 * 896 + 896 + 2 * 14_912_384);
+    expect(realSizeStats('0.5b', 24).parameters).toBe(realSizeStats('0.5b').parameters);
+  });
 });

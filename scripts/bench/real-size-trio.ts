@@ -37,8 +37,12 @@ const CHUNK_ELEMENTS = 1 << 22;
 /** Bump when the values or files change, so old folders are rewritten. */
 const FORMAT = 2;
 
-/** config.json as the real model's (transformers v4 form, keys sorted as transformers writes them). */
-export function realConfig(size: RealSize): Record<string, unknown> {
+/**
+ * config.json as the real model's (transformers v4 form, keys sorted as transformers writes them).
+ * `layers` keeps the first N decoder layers (real hidden, intermediate and vocabulary sizes): the
+ * page benchmark on a software GPU may need a shallower model to finish in minutes.
+ */
+export function realConfig(size: RealSize, layers?: number): Record<string, unknown> {
   const c = {
     architectures: ['Qwen2ForCausalLM'],
     attention_dropout: 0.0,
@@ -58,6 +62,7 @@ export function realConfig(size: RealSize): Record<string, unknown> {
     use_sliding_window: false,
     vocab_size: VOCAB,
     ...REAL_SIZES[size],
+    ...(layers === undefined ? {} : { num_hidden_layers: layers, max_window_layers: Math.min(layers, REAL_SIZES[size].max_window_layers) }),
   };
   return Object.fromEntries(Object.entries(c).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
@@ -69,9 +74,9 @@ interface TensorSpec {
   init: Init;
 }
 
-/** Every tensor of a tied Qwen2 checkpoint, sorted by name as safetensors files list them. */
-export function realTensors(size: RealSize): TensorSpec[] {
-  const s = REAL_SIZES[size];
+/** Every tensor of a tied Qwen2 checkpoint (of its first `layers` layers), sorted by name as safetensors files list them. */
+export function realTensors(size: RealSize, layers?: number): TensorSpec[] {
+  const s = { ...REAL_SIZES[size], ...(layers === undefined ? {} : { num_hidden_layers: layers }) };
   const h = s.hidden_size;
   const kv = (s.num_key_value_heads * h) / s.num_attention_heads;
   const specs: TensorSpec[] = [
@@ -101,8 +106,8 @@ export function realTensors(size: RealSize): TensorSpec[] {
 const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** Parameters and bf16 bytes of one checkpoint; float32 weight bytes are twice the latter. */
-export function realSizeStats(size: RealSize): { parameters: number; bf16Bytes: number; f32Bytes: number } {
-  const parameters = realTensors(size).reduce((a, t) => a + count(t.shape), 0);
+export function realSizeStats(size: RealSize, layers?: number): { parameters: number; bf16Bytes: number; f32Bytes: number } {
+  const parameters = realTensors(size, layers).reduce((a, t) => a + count(t.shape), 0);
   return { parameters, bf16Bytes: parameters * 2, f32Bytes: parameters * 4 };
 }
 
@@ -137,14 +142,21 @@ export interface TrioDirs {
   target: string;
 }
 
-/** Writes (or reuses) `<root>/{sft,rl,target}` for one size and seed; returns the folders. */
-export function ensureRealSizeTrio(root: string, size: RealSize, seed = 1, log: (line: string) => void = () => {}): TrioDirs {
+/**
+ * Writes (or reuses) `<root>/{sft,rl,target}` for one size and seed (and, when given, only the
+ * first `layers` decoder layers); returns the folders.
+ */
+export function ensureRealSizeTrio(root: string, size: RealSize, seed = 1, log: (line: string) => void = () => {}, layers?: number): TrioDirs {
+  if (layers !== undefined && !(Number.isInteger(layers) && layers >= 1 && layers <= REAL_SIZES[size].num_hidden_layers)) {
+    throw new Error(`layers must be a whole number from 1 to ${REAL_SIZES[size].num_hidden_layers} for ${size}, not ${layers}`);
+  }
   const dirs = Object.fromEntries(ROLES.map((r) => [r, join(resolve(root), r)])) as unknown as TrioDirs;
-  const marker = JSON.stringify({ format: FORMAT, size, seed });
+  // The full depth keeps the old marker, so folders written before this option are reused.
+  const marker = JSON.stringify(layers === undefined || layers === REAL_SIZES[size].num_hidden_layers ? { format: FORMAT, size, seed } : { format: FORMAT, size, seed, layers });
   const markerOf = (d: string) => join(d, 'real-size.json');
   if (ROLES.every((r) => existsSync(markerOf(dirs[r])) && readFileSync(markerOf(dirs[r]), 'utf8').trim() === marker)) return dirs;
 
-  const tensors = realTensors(size);
+  const tensors = realTensors(size, layers);
   const entries: HeaderEntry[] = [];
   let offset = 0;
   for (const t of tensors) {
@@ -153,7 +165,7 @@ export function ensureRealSizeTrio(root: string, size: RealSize, seed = 1, log: 
     offset += bytes;
   }
   const header = safetensorsHeaderBytes(entries, { format: 'pt' });
-  const config = realConfig(size);
+  const config = realConfig(size, layers);
   const tokenizer = buildTinyTokenizer();
   const fds = {} as Record<Role, number>;
   for (const r of ROLES) {
