@@ -39,6 +39,7 @@ test('Export ONNX: the page writes the CLI export byte for byte, and transformer
   const job = page.getByTestId('merge-job');
   await expect(job).toHaveAttribute('data-status', 'done', { timeout: 60_000 });
   await expect(job).toContainText('Exporting ONNX');
+  await expect(job).toContainText('GPU (WGSL)'); // the page's merge kernel, not the CPU loop
   await expect(page.getByTestId('merge-message')).toContainText('Exported the merged model (α = 1, fp32) for transformers.js to "onnx-alpha-1": 6 files');
 
   const dl = page.waitForEvent('download');
