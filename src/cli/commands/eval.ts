@@ -14,7 +14,7 @@ import { checkOutputFile, openJsonLinesFile, writeTextAtomically } from '../writ
  */
 export const evalCommand: Command = {
   usage:
-    'studio eval --model <src> | --sft <src> --rl <src> --target <src> --alpha <a>  --task <task>[,<task>…] [--limit N] [--seed S] [--condition plain|think] [--chat] [--data items.jsonl|items.parquet] [--batch-size B] [--max-new-tokens N] --out results.json [--samples samples.jsonl]',
+    'studio eval --model <src> | --sft <src> --rl <src> --target <src> --alpha <a>  --task <task>[,<task>…] [--limit N] [--seed S] [--condition plain|think] [--chat] [--data items.jsonl|items.parquet] [--batch-size B] [--max-new-tokens N] --out results.json [--samples samples.jsonl] [--weights float|q4]',
   flags: {
     ...MODEL_FLAGS,
     ...WEIGHTS_FLAG,

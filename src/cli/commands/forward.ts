@@ -5,7 +5,7 @@ import { idsFlag, openModelForRun } from '../model-flags.ts';
 import { checkOutputFile, writeTextAtomically } from '../write-json-atomically.ts';
 
 export const forward: Command = {
-  usage: 'studio forward --model <src> | --sft <src> --rl <src> --target <src> --alpha <a>  --ids 1,2,3 --out logits.json',
+  usage: 'studio forward --model <src> | --sft <src> --rl <src> --target <src> --alpha <a>  --ids 1,2,3 --out logits.json [--weights float|q4]',
   flags: {
     ...MODEL_FLAGS,
     ...WEIGHTS_FLAG,

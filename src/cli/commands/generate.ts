@@ -5,7 +5,7 @@ import { idsFlag, intFlag, numberFlag, openModelForRun } from '../model-flags.ts
 
 export const generate: Command = {
   usage:
-    'studio generate --model <src> | --sft <src> --rl <src> --target <src> --alpha <a>  (--ids 1,2,3 | --prompt "…" [--chat]) --max-new-tokens N [--temperature T --top-p P --seed S] [--stop "…"]',
+    'studio generate --model <src> | --sft <src> --rl <src> --target <src> --alpha <a>  (--ids 1,2,3 | --prompt "…" [--chat]) --max-new-tokens N [--temperature T --top-p P --seed S] [--stop "…"] [--weights float|q4]',
   flags: {
     ...MODEL_FLAGS,
     ...WEIGHTS_FLAG,

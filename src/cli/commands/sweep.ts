@@ -38,7 +38,7 @@ import { checkOutputFile, openJsonLinesFile, writeBytesAtomically, writeTextAtom
  * (the page's chart) and the share URL itself.
  */
 export const sweep: Command = {
-  usage: 'studio sweep --config sweep.json --out results.json [--plot plot.svg|plot.png] [--share-url] [--base-url URL] [--samples samples.jsonl]',
+  usage: 'studio sweep --config sweep.json --out results.json [--plot plot.svg|plot.png] [--share-url] [--base-url URL] [--samples samples.jsonl] [--weights float|q4]',
   flags: {
     config: { type: 'string', help: 'sweep.json: sources, alphas, tasks (limit, seed, conditions, chat, data), generation, controls; paths relative to its folder' },
     out: { type: 'string', help: 'results.json: the sweep results document (what the share URL carries)' },
