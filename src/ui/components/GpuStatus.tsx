@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { recreateGpu } from '../session/gpu.ts';
 import { runBenchmarks } from '../session/benchmark-session.ts';
+import { runCompare } from '../session/compare-session.ts';
 import { runPlayground } from '../session/model-session.ts';
 import { runSweep } from '../session/sweep-session.ts';
 import { useStudio } from '../store.ts';
@@ -68,6 +69,7 @@ export function ResumeAfterLoss() {
     // One thing at a time uses the model: the sweep first (it resumes from its stored items), else the benchmark, else the generation.
     if (kinds.has('sweep')) void runSweep();
     else if (kinds.has('benchmark')) void runBenchmarks();
+    else if (kinds.has('compare')) void runCompare();
     else if (kinds.has('generate') || kinds.has('build')) void runPlayground();
   };
   const what = interrupted.filter((w) => w.kind !== 'merge').map((w) => w.label).join('; ');

@@ -1,4 +1,6 @@
+import { useExplorer } from '../explorer-store.ts';
 import { cancelBenchmarks } from '../session/benchmark-session.ts';
+import { cancelCompare } from '../session/compare-session.ts';
 import { cancelMergeJob } from '../session/merge-session.ts';
 import { cancelSweep } from '../session/sweep-session.ts';
 import { runningWork, type WorkItem, type WorkKind } from '../session/work-status.ts';
@@ -6,7 +8,7 @@ import { useStudio } from '../store.ts';
 import { formatBytes } from '../format.ts';
 
 /** Each kind's cancel, where its session has one (a single generation is short and runs to its end). */
-const CANCEL: Partial<Record<WorkKind, () => void>> = { merge: cancelMergeJob, benchmark: cancelBenchmarks, sweep: cancelSweep };
+const CANCEL: Partial<Record<WorkKind, () => void>> = { merge: cancelMergeJob, compare: cancelCompare, benchmark: cancelBenchmarks, sweep: cancelSweep };
 
 /**
  * What the GPU is doing now — merging, building the model, generating, a benchmark run, a sweep —
@@ -15,7 +17,9 @@ const CANCEL: Partial<Record<WorkKind, () => void>> = { merge: cancelMergeJob, b
  */
 export function WorkStatus() {
   // As text: the list is rebuilt on every store change, and a string compares by value (zustand 5 re-renders on identity).
-  const work = JSON.parse(useStudio((s) => JSON.stringify(runningWork(s)))) as WorkItem[];
+  const explorer = useExplorer((e) => JSON.stringify(runningWork(useStudio.getState(), e)));
+  const work = JSON.parse(useStudio((s) => JSON.stringify(runningWork(s, useExplorer.getState())))) as WorkItem[];
+  void explorer; // subscribed so the bar also follows the explorer's store
   return (
     <div className="work-status" role="status" aria-live="polite" data-testid="work-status" data-kinds={work.map((w) => w.kind).join(' ')}>
       {work.length === 0 ? (

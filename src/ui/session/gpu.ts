@@ -1,4 +1,5 @@
 import { adapterName, requestGpu, type GpuContext } from '../../engine/gpu/request-device.ts';
+import { useExplorer } from '../explorer-store.ts';
 import { useStudio } from '../store.ts';
 import { runningWork } from './work-status.ts';
 
@@ -44,7 +45,7 @@ export async function startGpu(): Promise<void> {
     void ctx.device.lost.then((info) => {
       if (mine !== generation) return; // the device we replaced on purpose
       // What was running when the device went: named in the lost state, so "Resume" knows what to restart.
-      const interrupted = runningWork(useStudio.getState()).map(({ kind, label }) => ({ kind, label }));
+      const interrupted = runningWork(useStudio.getState(), useExplorer.getState()).map(({ kind, label }) => ({ kind, label }));
       console.error(`[studio] WebGPU device lost (${info.reason}): ${info.message}`);
       set({
         ...useStudio.getState().gpu,
