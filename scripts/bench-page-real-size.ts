@@ -158,12 +158,17 @@ async function main() {
   }
   console.log(`studio ${studioUrl}, mock Hub ${hubUrl}`);
 
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  cleanups.push(() => browser.close());
-  const page = await browser.newPage();
+  // A persistent profile, as a user's browser has: an incognito context (browser.newPage()) keeps
+  // its storage in memory and refused the second 942 MiB file here with QuotaExceededError.
+  const profile = mkdtempSync(join(tmpdir(), 'bench-page-profile-'));
+  cleanups.push(() => rmSync(profile, { recursive: true, force: true }));
+  const context = await chromium.launchPersistentContext(profile, { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  cleanups.push(() => context.close());
+  const page = context.pages()[0] ?? (await context.newPage());
   page.on('console', (m) => (m.type() === 'error' || m.type() === 'warning') && console.log(`  [page ${m.type()}] ${m.text().slice(0, 400)}`));
   page.on('pageerror', (e) => console.log(`  [page exception] ${e.message}`));
   await page.goto(studioUrl);
+  const chromiumVersion = /Chrome\/([\d.]+)/.exec(await page.evaluate(() => navigator.userAgent))?.[1] ?? '?';
   await page.getByTestId('gpu-status').waitFor({ timeout: 60_000 });
   const adapter = await page.evaluate(async () => {
     const a = await navigator.gpu?.requestAdapter();
@@ -259,7 +264,7 @@ async function main() {
   const summary = () => {
     console.log(`\nPage at 0.5B (${layers} of ${FULL_LAYERS} layers, ${(stats.parameters / 1e6).toFixed(0)}M parameters), budget ${budget} GiB, resident plan ${(residentPlanBytes / GiB).toFixed(2)} GiB`);
     console.log(`the page's estimate for a new α, before downloading: ${alphaEstimate}; after its merge-rate probe: ${alphaMeasured}`);
-    console.log(`device: ${device}, Chromium ${browser.version()}; ${cpus().length} cores; load average now ${load()}`);
+    console.log(`device: ${device}, Chromium ${chromiumVersion}; ${cpus().length} cores; load average now ${load()}`);
     console.log('| what | seconds | note |\n|---|---|---|');
     for (const r of rows) console.log(`| ${r.what} | ${s(r.ms)} | ${r.note.replace(/\|/g, '/')} |`);
     console.log(`\nα change → first token: rebuilt ${s(rebuild.ms)} s ÷ resident ${s(resident)} s (mean of ${residentMs.map(s).join(', ')}) = ${(rebuild.ms / resident).toFixed(1)}× (issue 11's goal: ≥ 10×)`);
