@@ -117,7 +117,9 @@ export async function saveArchive(
     clickDownload(url, name);
     return { route, name, bytes, url };
   }
-  const blob = await new Response(zip()).blob();
+  // Through a TransformStream so the signal stops it like the other routes.
+  const buffer = new TransformStream<Uint8Array, Uint8Array>();
+  const [blob] = await Promise.all([new Response(buffer.readable).blob(), zip().pipeTo(buffer.writable, { signal: options.signal })]);
   const url = URL.createObjectURL(new File([blob], name, { type: 'application/zip' }));
   clickDownload(url, name);
   return { route, name, bytes, url };

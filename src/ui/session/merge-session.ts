@@ -25,6 +25,8 @@ let running: AbortController | undefined;
 let links: string[] = [];
 /** The last OPFS export, for "Download all (.zip)"; gone when the next job starts. */
 let lastExport: { dir: FileSystemDirectoryHandle; parent: FileSystemDirectoryHandle; names: string[]; label: string } | undefined;
+/** An archive being written from lastExport: the next job removes those files, so it stops the archive first. */
+let archiving: AbortController | undefined;
 
 // Another checkpoint in a slot: statistics and saved-file results of the old trio no longer apply.
 onCheckpointChange(() => {
@@ -66,6 +68,7 @@ export async function runJob(kind: MergeJob['kind'], body: (merger: TensorMerger
   for (const url of links) URL.revokeObjectURL(url);
   links = [];
   lastExport = undefined;
+  archiving?.abort();
   const ac = new AbortController();
   running = ac;
   state().patchMerge({ job: { kind, status: 'running', bytesDone: 0, bytesTotal: 0, tensorsDone: 0, tensorsTotal: 0 } });
@@ -182,9 +185,15 @@ export function saveVectorFolder(): Promise<void> {
 export async function downloadExportArchive(onProgress?: (p: ArchiveProgress) => void): Promise<ArchiveResult> {
   const exp = lastExport;
   if (!exp || running) throw new StudioError('There is no finished export to archive; save the merged model or the vector first.');
-  const result = await saveArchive(exp.dir, exp.names, exp.label, exp.parent, { onProgress });
-  if (result.url) links.push(result.url);
-  return result;
+  const ac = new AbortController();
+  archiving = ac;
+  try {
+    const result = await saveArchive(exp.dir, exp.names, exp.label, exp.parent, { onProgress, signal: ac.signal });
+    if (result.url) links.push(result.url);
+    return result;
+  } finally {
+    if (archiving === ac) archiving = undefined;
+  }
 }
 
 function nonFinite(tensors: { name: string; nan: number; inf: number }[]): string[] {
