@@ -167,7 +167,8 @@ async function main() {
   const page = context.pages()[0] ?? (await context.newPage());
   page.on('console', (m) => (m.type() === 'error' || m.type() === 'warning') && console.log(`  [page ${m.type()}] ${m.text().slice(0, 400)}`));
   page.on('pageerror', (e) => console.log(`  [page exception] ${e.message}`));
-  await page.goto(studioUrl);
+  // Under load, a fresh Vite transforms and pre-bundles everything on this first visit: minutes.
+  await page.goto(studioUrl, { timeout: 5 * 60_000 });
   const chromiumVersion = /Chrome\/([\d.]+)/.exec(await page.evaluate(() => navigator.userAgent))?.[1] ?? '?';
   await page.getByTestId('gpu-status').waitFor({ timeout: 60_000 });
   const adapter = await page.evaluate(async () => {
