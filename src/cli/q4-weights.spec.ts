@@ -10,7 +10,7 @@
  *   its own beside the float one.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -135,15 +135,28 @@ describe('studio forward/generate --weights q4', () => {
     expect(pq / pf).toBeLessThan(3.5);
   });
 
+  it('sweep --weights q4: the same accuracy at α = 1 as eval --weights q4, and the results say which weights ran', { timeout: 180_000 }, async () => {
+    const config = join(work, 'sweep.json');
+    writeFileSync(config, JSON.stringify({ sft: join(FIXTURES, 'demo-arith-sft'), rl: join(FIXTURES, 'demo-arith-rl'), target: join(FIXTURES, 'demo-arith-target'), alphas: [1], tasks: [{ task: 'demo_arith' }], controls: { donors: false, random_vector_seed: null } }));
+    const out = join(work, 'sweep-results.json');
+    const r = await studio('sweep', '--config', config, '--out', out, '--weights', 'q4');
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(readFileSync(out, 'utf8'));
+    expect(doc.runtime.provider).toContain('4-bit MatMulNBits linear weights (block 32)');
+    const point = doc.points.find((p: { series: string; alpha: number | null }) => p.series === 'v' && p.alpha === 1);
+    expect(point.correct / point.total).toBe(JSON.parse(readFileSync(join(work, 'eval-q4.json'), 'utf8')).results.demo_arith['acc,none']);
+  });
+
   it('the cache keeps the 4-bit data as its own entry beside the float one, smaller', () => {
     const models = join(cache, 'models');
     const sizes = readdirSync(models).map((k) => statSync(join(models, k, 'model.onnx.data')).size).sort((a, b) => a - b);
-    // From the tests above: tiny-qwen2-untied-target (q4); tiny-qwen2 θ(0.5) and demo-arith θ(1), float and q4.
-    expect(sizes).toHaveLength(5);
+    // From the tests above: tiny-qwen2-untied-target (q4); tiny-qwen2 θ(0.5) and demo-arith θ(1), float and q4
+    // The sweep added θ(0) in q4 (its model starts at α = 0) and reused eval's θ(1): one identity for both commands.
+    expect(sizes).toHaveLength(6);
     const manifests = readdirSync(models).map((k) => readFileSync(join(models, k, 'manifest.json'), 'utf8'));
-    expect(manifests.filter((m) => m.includes('MatMulNBits bits=4 block=32'))).toHaveLength(3);
+    expect(manifests.filter((m) => m.includes('MatMulNBits bits=4 block=32'))).toHaveLength(4);
     // demo-arith (hidden 128, intermediate 256, untied 288-token head): q4 data ≈ 0.5 of float32.
-    const demoEntries = readdirSync(models).filter((k) => readFileSync(join(models, k, 'manifest.json'), 'utf8').includes('demo-arith-target'));
+    const demoEntries = readdirSync(models).filter((k) => /demo-arith-target.*"alpha":"1"/.test(readFileSync(join(models, k, 'manifest.json'), 'utf8')));
     const demoSizes = demoEntries.map((k) => statSync(join(models, k, 'model.onnx.data')).size).sort((a, b) => a - b);
     console.log(`demo-arith data file: q4 ${demoSizes[0]} bytes, float32 ${demoSizes[1]} bytes`);
     expect(demoSizes[0]).toBeLessThan(demoSizes[1]);
