@@ -19,7 +19,7 @@ function gpuWeights(device: GPUDevice, arrays: Map<string, Float32Array>, inputs
   for (const i of inputs) {
     const data = arrays.get(i.name)!;
     const buffer = device.createBuffer({ label: i.name, size: Math.max(16, Math.ceil(data.byteLength / 16) * 16), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-    device.queue.writeBuffer(buffer, 0, data);
+    device.queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer>);
     buffers.push(buffer);
     tensors[i.name] = ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims: i.shape }) as unknown as OrtTensor;
   }

@@ -4,7 +4,7 @@ import { rowBlockName, type RowBlock } from '../gpu/buffer-limits.ts';
 import { float, GraphBuilder, type Elem } from './onnx-builder.ts';
 import { q4InputNames, q4InputShapes } from '../quant/q4-weights.ts';
 import { Q4_BITS, Q4_BLOCK_SIZE } from '../quant/q4-quantize.ts';
-import { gqaApplies, groupQueryAttention, headRmsNorm, rotary, rotaryCaches, skipRmsNorm, type FusedContext } from './fused-ops.ts';
+import { fusedOpsOf, gqaApplies, groupQueryAttention, headRmsNorm, rotary, rotaryCaches, skipRmsNorm, type FusedContext, type FusedOps } from './fused-ops.ts';
 
 /**
  * The decoder-only transformer (Qwen2, Qwen3, Llama, Mistral) as an ONNX graph, built from
@@ -87,8 +87,9 @@ export interface DecoderGraphOptions {
    * onnxruntime's fused com.microsoft ops (fused-ops.ts): residual add + RMSNorm as
    * SkipSimplifiedLayerNormalization, RoPE as RotaryEmbedding, and attention as
    * GroupQueryAttention where it is exact (gqaApplies). Same inputs, outputs and KV layout.
+   * `true` = all of them; or each on its own (FusedOps).
    */
-  fused?: boolean;
+  fused?: boolean | Partial<FusedOps>;
   /**
    * 4-bit weights: each linear weight named here arrives as onnxruntime's com.microsoft
    * MatMulNBits inputs (q4MatMul) instead of a float matrix — as external data when
@@ -388,14 +389,21 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
     const ctx = g.op('MatMul', [f16 ? g.op('Cast', [probs], { to: 10 }) : probs, v5]); // [B,KV,G,S,D]
     return g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [ctx, cat(B, i64([NH]), S, i64([D]))])], { perm: [0, 2, 1, 3] }), cat(B, S, i64([NH * D]))]);
   };
-  const fc: FusedContext | undefined = o.fused ? { g, f16, numHeads: NH, numKvHeads: KV, headDim: D, eps } : undefined;
-  const fusedRope = fc && rotaryCaches(fc, T, spec.inverseFrequencies);
-  const gqa = !!fc && gqaApplies(D, o.logits);
+  const fused = fusedOpsOf(o.fused);
+  const fc: FusedContext | undefined = fused && { g, f16, numHeads: NH, numKvHeads: KV, headDim: D, eps };
+  const fusedRope = fc && fused?.rotary ? rotaryCaches(fc, T, spec.inverseFrequencies) : undefined;
+  const gqa = !!fused?.attention && gqaApplies(D, o.logits);
   let h = embed('model.embed_tokens.weight'); // [B, S, H]
   // Fused: a branch's output (attention, MLP) not yet added to h; the next norm adds it (SkipSimplifiedLayerNormalization).
   let branch: string | undefined;
   const addNorm = (weight: string) => {
     if (!fc || !branch) return rmsNorm(h, weight);
+    // Not fused: the deferred add, then the norm (as the standard graph).
+    if (!fused?.skipNorm) {
+      h = g.op('Add', [h, branch]);
+      branch = undefined;
+      return rmsNorm(h, weight);
+    }
     const r = skipRmsNorm(fc, h, branch, weight);
     h = r.sum;
     branch = undefined;

@@ -2,6 +2,7 @@ import type { ModelConfig } from '../checkpoint/model-config.ts';
 import { StudioError } from '../errors.ts';
 import { buildDecoderGraph, pastName, presentName, weightInputs, type ComputeDtype, type DecoderSpec } from './decoder-graph.ts';
 import type { OrtProvider, OrtRuntime, OrtSession, OrtTensor } from './ort-runtime.ts';
+import type { FusedOps } from './fused-ops.ts';
 import { pickToken, seededRandom, type SamplingOptions } from './sampling.ts';
 
 /**
@@ -62,7 +63,7 @@ export interface ExternalModelFiles {
  * Where the fused graph is the default: only where it is exact against the standard graph
  * (fused-ops.spec.ts, e2e/fused-ops.spec.ts) and not slower (scripts/bench-fused.ts).
  */
-export function defaultFused(_provider: OrtProvider): boolean {
+export function defaultFused(_provider: OrtProvider): boolean | Partial<FusedOps> {
   return false;
 }
 
@@ -80,13 +81,13 @@ export class DecoderModel {
     /** float16 where the device has shader-f16 (input weights must then be float16 tensors). */
     readonly compute: ComputeDtype = 'float32',
     /** Graph options: `fused` (onnxruntime's com.microsoft ops, see fused-ops.ts); default: defaultFused(provider). */
-    readonly graphOptions: { fused?: boolean } = {},
+    readonly graphOptions: { fused?: boolean | Partial<FusedOps> } = {},
   ) {
     this.setWeights(feed);
   }
 
   /** Whether the graphs use the fused contrib ops. */
-  get fused(): boolean {
+  get fused(): boolean | Partial<FusedOps> {
     return this.graphOptions.fused ?? defaultFused(this.runtime.o.provider);
   }
 

@@ -113,3 +113,20 @@ export function groupQueryAttention(
   );
   return { context, presentKey, presentValue };
 }
+
+/**
+ * Which fused ops a graph uses; `true` = all. Separately switchable because they do not pay off
+ * alike on every provider (scripts/bench-fused.ts measures each). GroupQueryAttention takes
+ * rotated q/k in the [B, S, N·D] layout, so `attention` implies `rotary`.
+ */
+export interface FusedOps {
+  skipNorm: boolean;
+  rotary: boolean;
+  attention: boolean;
+}
+
+export function fusedOpsOf(f: boolean | Partial<FusedOps> | undefined): FusedOps | undefined {
+  if (!f) return undefined;
+  const o = f === true ? { skipNorm: true, rotary: true, attention: true } : { skipNorm: !!f.skipNorm, rotary: !!f.rotary || !!f.attention, attention: !!f.attention };
+  return o.skipNorm || o.rotary ? o : undefined;
+}

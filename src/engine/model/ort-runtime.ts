@@ -31,6 +31,11 @@ export interface RuntimeOptions {
   provider: OrtProvider;
   /** Required for 'webgpu': the device the merge kernels wrote the weights on. */
   device?: GPUDevice;
+  /**
+   * onnxruntime-node's intra-op threads (default: onnxruntime's, one per core). Benchmarks pin 1:
+   * on a shared, loaded machine spinning worker threads made timings swing by 2×.
+   */
+  cpuThreads?: number;
 }
 
 /** onnxruntime's severity scale: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal. */
@@ -81,6 +86,7 @@ export class OrtRuntime {
         // console.error: VerifyEachNodeIsAssignedToAnEp ("shape ops assigned to the CPU", by design)
         // showed as two errors on every model build. Errors (3) still print.
         logSeverityLevel: SESSION_LOG_SEVERITY_ERROR,
+        ...(provider === 'cpu' && this.o.cpuThreads ? { intraOpNumThreads: this.o.cpuThreads, interOpNumThreads: 1 } : {}),
         ...(provider === 'webgpu' && outputsOnGpu.length
           ? { preferredOutputLocation: Object.fromEntries(outputsOnGpu.map((n) => [n, 'gpu-buffer' as const])) }
           : {}),
