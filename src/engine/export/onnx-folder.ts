@@ -154,6 +154,11 @@ export async function exportOnnxFolder(o: OnnxExportOptions): Promise<OnnxExport
   if (layout.bytes > BROWSER_DATA_CHUNK_LIMIT) {
     notes.push(`The weights file is ${(layout.bytes / 1e9).toFixed(2)} GB: transformers.js loads it in Node; in a browser one data file stops near 2 GB (export fp16, or split it).`);
   }
+  if (o.spec.maxSequence < o.ckpt.config.maxPositionEmbeddings) {
+    // The graph has no sliding-window mask (decoder-graph.ts): the studio caps sequences at the
+    // window instead, where full attention is the same; transformers.js knows no such cap.
+    notes.push(`The model attends within a sliding window of ${o.spec.maxSequence} tokens, which the exported graph does not implement: keep prompt + generation within ${o.spec.maxSequence} tokens in transformers.js.`);
+  }
   const put = async (name: string, bytes: Uint8Array) => {
     const f = await o.out.create(name);
     await f.write(bytes);
