@@ -261,6 +261,34 @@ try {
     console.log(`  logits over ${c.T} positions: max |Δ| ${c.maxDiff.toFixed(4)} (largest |logit| ${c.maxLogit.toFixed(3)}, ${((c.maxDiff / c.maxLogit) * 100).toFixed(1)}%); argmax agreement ${c.agree}/${c.T}; top-5 overlap ${(c.top5 * 100).toFixed(0)}%`);
     console.log(`  greedy ${newTokens} tokens: float32 ${JSON.stringify(lastIds(f.warm))}, q4 ${JSON.stringify(lastIds(q.warm))} (${same ? 'same' : 'different'})`);
   }
+  // What one projection loses, on weights drawn as the trio's (uniform, std 0.02): the relative
+  // size of x·(W − W')ᵀ against x·Wᵀ. RTN noise is uniform in ±step/2 with step ≈ range/15, so
+  // about 1/15 of a uniform weight's spread; random layers pass it on without any structure to
+  // absorb it (gate·up multiplies two such errors), which is why the logits above move more.
+  {
+    const { quantizeQ4, dequantizeQ4 } = await import('../src/engine/quant/q4-quantize.ts');
+    const [n, k, m] = [256, Q7B.hidden, 4];
+    let seed = 12345;
+    const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296 - 0.5);
+    const w = Float32Array.from({ length: n * k }, () => rand() * 0.02 * Math.sqrt(12));
+    const x = Float64Array.from({ length: m * k }, () => rand());
+    const d = dequantizeQ4(quantizeQ4(w, n, k));
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let y = 0;
+        let e = 0;
+        for (let c = 0; c < k; c++) {
+          y += x[i * k + c] * w[j * k + c];
+          e += x[i * k + c] * (w[j * k + c] - d[j * k + c]);
+        }
+        num += e * e;
+        den += y * y;
+      }
+    }
+    console.log(`  one [${n}, ${k}] projection with the trio's weight distribution: ‖x·(W − W')ᵀ‖ / ‖x·Wᵀ‖ = ${(Math.sqrt(num / den) * 100).toFixed(2)}% (expected ≈ 1/15 = 6.7%: noise std step/√12 over a uniform weight's range/√12)`);
+  }
   rmSync(join(work, 'trio'), { recursive: true, force: true });
   rmSync(cache, { recursive: true, force: true });
 

@@ -84,6 +84,8 @@ describe('the packed inputs as onnxruntime-node runs them (com.microsoft MatMulN
     [2, 3, 64],
     [3, 5, 100],
     [1, 257, 33],
+    [2, 16, 3584], // Qwen2.5-7B's hidden size: 112 blocks
+    [1, 8, 18944], // its intermediate size (down_proj's K): 592 blocks
   ] as const) {
     it(`x [${m}, ${k}] · W [${n}, ${k}]ᵀ equals x · deq(q(W))ᵀ in float64 (rel 1e-5)`, async () => {
       const g = new GraphBuilder();
