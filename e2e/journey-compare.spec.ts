@@ -86,6 +86,10 @@ test('journey 2: drop three folders → verdict → merge → three α side by s
     await expect(col.getByTestId('column-first-token')).toHaveText(/first token after \d+ ms/);
     page3.push(await idsOf(col));
   }
+  // What the columns measured (SwiftShader here), kept with the screenshots.
+  const numbers = { build: await explorer.getByTestId('model-build').textContent(), columns: await Promise.all(alphas.map((_, i) => columns.nth(i).getByTestId('column-numbers').textContent())) };
+  await testInfo.attach('column-numbers.json', { body: JSON.stringify(numbers, null, 2), contentType: 'application/json' });
+  console.log(JSON.stringify(numbers));
   const cli = await Promise.all(alphas.map(cliIds));
   for (let i = 0; i < 3; i++) {
     expect(page3[i], `α = ${alphas[i]}`).toHaveLength(MAX_NEW);

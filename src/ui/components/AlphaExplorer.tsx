@@ -49,7 +49,7 @@ export function AlphaExplorer({ disabled }: { disabled: boolean }) {
       </p>
       <div className="explorer-source">
         <label>
-          <input type="radio" name="explorer-source" checked={x.source === 'prompt'} onChange={() => x.patch({ source: 'prompt', results: {} })} /> the prompt above
+          <input type="radio" name="explorer-source" checked={x.source === 'prompt'} onChange={() => x.patch({ source: 'prompt', results: {} })} /> the input above
         </label>
         <label>
           <input type="radio" name="explorer-source" checked={x.source === 'item'} disabled={samples.length === 0} onChange={() => chooseItem(item, false)} /> a benchmark item
