@@ -13,10 +13,11 @@
  * (decoder-graph.ts); the graphs differ only where each loop needs them to — ours takes
  * `logits_to_keep` (the last position's logits only), the export gives every position's logits (at
  * a decode step that is one position either way; at prefill ours computes 1 row of the head, theirs
- * all). Decode time is isolated as (time of 1 + N new tokens − time of 1 new token) / N, so prefill
- * and session creation are excluded; median and best over `--repeats` (default 5), the two loops
- * interleaved (on a loaded, shared machine the best repeat is the least disturbed). Both are
- * forced past EOS so they generate the same count; their tokens are compared and reported.
+ * all). Each token's arrival is time-stamped (our loop's per-token stop-string check, transformers.js's
+ * streamer), so decode steps are measured one by one, prefill and session creation excluded; the
+ * rate is 1 / the median step over every step of `--repeats` runs (default 5; robust to a disturbed
+ * step on a shared machine), the two loops alternating which goes first. Both are forced past EOS
+ * so they generate the same count; their tokens are compared and reported.
  *
  * Sizes: `fixture` (the demo trio, 2 layers, hidden 128, vocab 288: loop overhead dominates) and
  * `0.5b` (Qwen2.5-0.5B's hidden size, heads and vocabulary 151,936, `--layers` deep, default 4;
@@ -71,12 +72,6 @@ function trios(): Trio[] {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const SESSION_OPTIONS = { graphOptimizationLevel: 'all', logSeverityLevel: 3 } as const;
 
-async function timeIt<T>(f: () => Promise<T>): Promise<{ seconds: number; value: T }> {
-  const t0 = performance.now();
-  const value = await f();
-  return { seconds: (performance.now() - t0) / 1000, value };
-}
-
 async function bench(t: Trio) {
   const work = mkdtempSync(join(tmpdir(), 'bench-tjs-'));
   try {
@@ -94,8 +89,11 @@ async function bench(t: Trio) {
     const theirs: PreTrainedModel = await AutoModelForCausalLM.from_pretrained('export', { local_files_only: true, device: 'cpu', session_options: { ...SESSION_OPTIONS } });
     const ids = new Tensor('int64', BigInt64Array.from(PROMPT.map(BigInt)), [1, PROMPT.length]);
     const mask = new Tensor('int64', new BigInt64Array(PROMPT.length).fill(1n), [1, PROMPT.length]);
-    const theirsRun = async (n: number) => {
-      const out = (await theirs.generate({ input_ids: ids, attention_mask: mask, max_new_tokens: n, min_new_tokens: n, do_sample: false })) as Tensor;
+    // Each new token's arrival, through transformers.js's streamer (put: the prompt, then each token).
+    const theirsRun = async (n: number, stamps: number[] = []) => {
+      const streamer = { put: () => void stamps.push(performance.now()), end: () => {} };
+      const out = (await theirs.generate({ input_ids: ids, attention_mask: mask, max_new_tokens: n, min_new_tokens: n, do_sample: false, streamer } as Record<string, unknown>)) as Tensor;
+      stamps.shift(); // the prompt's put
       return out.tolist()[0].slice(PROMPT.length).map(Number);
     };
 
@@ -118,33 +116,47 @@ async function bench(t: Trio) {
       },
     });
     await studioModel.prepare('last');
-    const oursRun = async (n: number) => (await studioModel.generate([PROMPT], { maxNewTokens: n, eosTokenIds: [] }))[0].ids;
+    // Each new token's arrival: the loop checks stop strings after every token through `decode`
+    // (a stop string that never occurs); its last call decodes the final text, after the loop.
+    const oursRun = async (n: number, stamps: number[] = []) => {
+      const decode = () => (stamps.push(performance.now()), '');
+      const [row] = await studioModel.generate([PROMPT], { maxNewTokens: n, eosTokenIds: [], stopStrings: ['\u0000never'], decode });
+      stamps.pop();
+      return row.ids;
+    };
 
     // Warm-up (first-run allocations), then interleaved timings.
     const agreeOurs = await oursRun(decodeTokens + 1);
     const agreeTheirs = await theirsRun(decodeTokens + 1);
-    const times = { ours1: [] as number[], oursN: [] as number[], theirs1: [] as number[], theirsN: [] as number[] };
+    // Per run: the first token (prefill + one step) and each decode step's interval between tokens.
+    // Which loop goes first alternates between repeats, so neither always runs after the other.
+    const runs = { ours: { first: [] as number[], steps: [] as number[], whole: [] as number[] }, theirs: { first: [] as number[], steps: [] as number[], whole: [] as number[] } };
     for (let r = 0; r < repeats; r++) {
-      times.ours1.push((await timeIt(() => oursRun(1))).seconds);
-      times.theirs1.push((await timeIt(() => theirsRun(1))).seconds);
-      times.oursN.push((await timeIt(() => oursRun(decodeTokens + 1))).seconds);
-      times.theirsN.push((await timeIt(() => theirsRun(decodeTokens + 1))).seconds);
+      for (const who of r % 2 === 0 ? (['ours', 'theirs'] as const) : (['theirs', 'ours'] as const)) {
+        const stamps: number[] = [];
+        const t0 = performance.now();
+        const got = await (who === 'ours' ? oursRun(decodeTokens + 1, stamps) : theirsRun(decodeTokens + 1, stamps));
+        if (stamps.length !== got.length || got.length !== decodeTokens + 1) throw new Error(`${who}: ${stamps.length} token times for ${got.length} tokens`);
+        runs[who].first.push(stamps[0] - t0);
+        for (let i = 1; i < stamps.length; i++) runs[who].steps.push(stamps[i] - stamps[i - 1]);
+        runs[who].whole.push((stamps[stamps.length - 1] - stamps[0]) / decodeTokens);
+      }
     }
-    // Decode time = time(1 + N tokens) − time(1 token), from the medians over repeats, and from the
-    // minima (on a shared, loaded machine the least disturbed runs).
-    const rate = (pick: (xs: number[]) => number, one: number[], full: number[]) => decodeTokens / Math.max(1e-9, pick(full) - pick(one));
-    const best = (xs: number[]) => Math.min(...xs);
-    const oursRate = rate(median, times.ours1, times.oursN);
-    const theirsRate = rate(median, times.theirs1, times.theirsN);
-    const oursBest = rate(best, times.ours1, times.oursN);
-    const theirsBest = rate(best, times.theirs1, times.theirsN);
+    // tokens/s from the median decode step over every step of every run (robust to a disturbed
+    // step on a shared machine), and from the median run's mean step.
+    const perStep = (who: 'ours' | 'theirs') => 1000 / median(runs[who].steps);
+    const perRun = (who: 'ours' | 'theirs') => 1000 / median(runs[who].whole);
+    const oursRate = perStep('ours');
+    const theirsRate = perStep('theirs');
     const same = agreeOurs.length === agreeTheirs.length && agreeOurs.every((x, i) => x === agreeTheirs[i]);
     console.log(`\n${t.label}`);
     console.log(`  export-onnx: ${exportSeconds.toFixed(2)} s (${(layout.bytes / 1e6).toFixed(1)} MB of float32 weights)`);
-    console.log(`  prompt ${PROMPT.length} tokens, ${decodeTokens} decoded tokens, median of ${repeats}`);
-    console.log(`  studio decode loop   : ${oursRate.toFixed(2)} tokens/s median, ${oursBest.toFixed(2)} best  (first token ${(median(times.ours1) * 1000).toFixed(1)} ms)`);
-    console.log(`  transformers.js 4.x  : ${theirsRate.toFixed(2)} tokens/s median, ${theirsBest.toFixed(2)} best  (first token ${(median(times.theirs1) * 1000).toFixed(1)} ms)`);
-    console.log(`  ratio studio / transformers.js: ${(oursRate / theirsRate).toFixed(2)}× median, ${(oursBest / theirsBest).toFixed(2)}× best (goal ≥ 1.0×)`);
+    console.log(`  prompt ${PROMPT.length} tokens, ${decodeTokens} decode steps per run, ${repeats} runs each`);
+    const line = (who: 'ours' | 'theirs') =>
+      `${perStep(who).toFixed(2)} tokens/s (median step ${median(runs[who].steps).toFixed(1)} ms; median run ${perRun(who).toFixed(2)} tokens/s; first token ${median(runs[who].first).toFixed(1)} ms)`;
+    console.log(`  studio decode loop   : ${line('ours')}`);
+    console.log(`  transformers.js 4.x  : ${line('theirs')}`);
+    console.log(`  ratio studio / transformers.js: ${(oursRate / theirsRate).toFixed(2)}× by median step, ${(perRun('ours') / perRun('theirs')).toFixed(2)}× by median run (goal ≥ 1.0×)`);
     console.log(`  greedy tokens identical: ${same ? 'yes' : `NO — studio ${agreeOurs.join(',')} vs transformers.js ${agreeTheirs.join(',')}`}`);
     await theirs.dispose();
     await studioModel.dispose();
