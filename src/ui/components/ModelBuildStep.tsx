@@ -20,7 +20,7 @@ export function ModelBuildStep({ showDone = true }: { showDone?: boolean }) {
         </>
       ) : build.status === 'done' ? (
         <span className="muted">
-          Model built in {(build.ms / 1000).toFixed(2)} s (tokenizer, weights, graph, session); each α after that is a re-merge into the same weights.
+          Model built in {(build.ms / 1000).toFixed(2)} s (tokenizer, weights, graph, session, GPU kernels); each α after that is a re-merge into the same weights.
         </span>
       ) : (
         <span className="error">The model build stopped while {describeBuildPhase(p)}.</span>
