@@ -28,7 +28,16 @@ function gpuWeights(device: GPUDevice, arrays: Map<string, Float32Array>, inputs
 
 const summary = (t: RunTrace) => {
   const where = (r: Record<string, string>, prefix: string) => [...new Set(Object.entries(r).filter(([n]) => n.startsWith(prefix)).map(([, l]) => l))].sort();
-  return { past: where(t.inputs, 'past_key_values.'), present: where(t.outputs, 'present.'), logits: t.outputs.logits, live: t.liveGpuTensors, pastCount: Object.keys(t.inputs).filter((n) => n.startsWith('past_key_values.')).length };
+  return {
+    past: where(t.inputs, 'past_key_values.'),
+    present: where(t.outputs, 'present.'),
+    // The log-likelihood's cache gather (cache-gather.ts) takes presents and gives pasts.
+    presentIn: where(t.inputs, 'present.'),
+    pastOut: where(t.outputs, 'past_key_values.'),
+    logits: t.outputs.logits,
+    live: t.liveGpuTensors,
+    pastCount: Object.keys(t.inputs).filter((n) => n.startsWith('past_key_values.')).length,
+  };
 };
 
 (window as unknown as W).runKvCacheCheck = async (o: { prompts: number[][]; newTokens: number }) => {
@@ -49,14 +58,19 @@ const summary = (t: RunTrace) => {
     const liveAfterFirst = runtime.liveGpuTensors;
     const second = await model.generate(o.prompts, { maxNewTokens: o.newTokens, eosTokenIds: [] });
     const liveAfterSecond = runtime.liveGpuTensors;
+    const llTraces: ReturnType<typeof summary>[] = [];
+    runtime.onRun = (t) => llTraces.push(summary(t));
+    const ll = await model.loglikelihood([{ context: [283, 10, 20], continuation: [30, 284] }, { context: [283, 10, 20], continuation: [31, 285] }, { context: [7], continuation: [8, 9, 10] }]);
+    const liveAfterLoglikelihood = runtime.liveGpuTensors;
     runtime.onRun = undefined;
     const forward = await model.forward(o.prompts);
-    const ll = await model.loglikelihood([{ context: [283, 10, 20], continuation: [30, 284] }, { context: [7], continuation: [8, 9, 10] }]);
     out.push({
       fused,
       traces,
       liveAfterFirst,
       liveAfterSecond,
+      llTraces,
+      liveAfterLoglikelihood,
       liveAfterAll: runtime.liveGpuTensors,
       generated: first.map((r) => r.ids),
       generatedAgain: second.map((r) => r.ids),

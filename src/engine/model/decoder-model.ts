@@ -1,5 +1,6 @@
 import type { ModelConfig } from '../checkpoint/model-config.ts';
 import { StudioError } from '../errors.ts';
+import { buildCacheGatherGraph } from './cache-gather.ts';
 import { buildDecoderGraph, pastName, presentName, weightInputs, type ComputeDtype, type DecoderSpec } from './decoder-graph.ts';
 import type { OrtProvider, OrtRuntime, OrtSession, OrtTensor } from './ort-runtime.ts';
 import type { FusedOps } from './fused-ops.ts';
@@ -72,6 +73,7 @@ export class DecoderModel {
   private weights: Record<string, OrtTensor> = {};
   private embedded?: Map<string, Float32Array>;
   private external?: ExternalModelFiles;
+  private gather?: Promise<OrtSession>;
 
   constructor(
     readonly runtime: OrtRuntime,
@@ -314,10 +316,7 @@ export class DecoderModel {
   }
 
   private async loglikelihoodBatch(groups: { context: number[]; members: number[] }[], requests: LoglikelihoodRequest[], results: LoglikelihoodResult[]) {
-    const { Tensor } = this.runtime.ort;
-    const V = this.spec.vocabSize;
-    const { numKvHeads: KV, headDim: D, numLayers: L } = this.spec;
-    const G = groups.length;
+    const L = this.spec.numLayers;
     // 1. The contexts, once each: logits at their last position and their KV cache.
     const ctx = this.prefillFeeds(
       groups.map((g) => g.context),
@@ -326,15 +325,36 @@ export class DecoderModel {
     const last = await (await this.session('last')).run({ ...ctx.feeds, ...this.weights, ...this.keep('last') });
     const lastLogits = (await last.logits.getData()) as Float32Array;
     last.logits.dispose();
-    const pasts: { name: string; data: Float32Array | Uint16Array; dims: readonly number[] }[] = [];
-    for (let l = 0; l < L; l++) {
-      for (const kind of ['key', 'value'] as const) {
-        const t = last[presentName(l, kind)];
-        pasts.push({ name: pastName(l, kind), data: (await t.getData()) as Float32Array | Uint16Array, dims: t.dims });
-        t.dispose();
-      }
+    const presents: Record<string, OrtTensor> = {};
+    for (let l = 0; l < L; l++) for (const kind of ['key', 'value'] as const) presents[presentName(l, kind)] = last[presentName(l, kind)];
+    try {
+      await this.continuations(groups, requests, results, presents, ctx.S, lastLogits);
+    } finally {
+      for (const t of Object.values(presents)) t.dispose();
     }
-    const P = ctx.S;
+  }
+
+  /** Repeats the contexts' cache for their continuations where it lives (cache-gather.ts): no round trip through the host. */
+  private gatherSession(): Promise<OrtSession> {
+    if (!this.gather) {
+      const onGpu = this.runtime.o.provider === 'webgpu' ? Array.from({ length: this.spec.numLayers }, (_, l) => [pastName(l, 'key'), pastName(l, 'value')]).flat() : [];
+      const s = this.runtime.createSession(buildCacheGatherGraph(this.spec, this.compute), onGpu);
+      this.gather = s;
+      s.catch(() => this.gather === s && (this.gather = undefined));
+    }
+    return this.gather;
+  }
+
+  private async continuations(
+    groups: { context: number[]; members: number[] }[],
+    requests: LoglikelihoodRequest[],
+    results: LoglikelihoodResult[],
+    presents: Record<string, OrtTensor>,
+    P: number,
+    lastLogits: Float32Array,
+  ) {
+    const { Tensor } = this.runtime.ort;
+    const V = this.spec.vocabSize;
     // Rows of the second pass: one per continuation longer than one token.
     const rows: { request: number; group: number }[] = [];
     groups.forEach((g, gi) => {
@@ -370,16 +390,16 @@ export class DecoderModel {
       attention_mask: new Tensor('int64', mask, [R, P + S]),
       position_ids: new Tensor('int64', pos, [R, S]),
     };
-    const per = KV * P * D;
-    for (const p of pasts) {
-      const tiled = new (p.data.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(R * per);
-      rows.forEach((r, i) => tiled.set(p.data.subarray(r.group * per, (r.group + 1) * per), i * per));
-      feeds[p.name] = new Tensor(this.compute === 'float16' ? 'float16' : 'float32', tiled, [R, KV, P, D]);
+    if (groups.length !== presents[presentName(0, 'key')].dims[0]) throw new Error('context cache batch mismatch');
+    const tiled = await (await this.gatherSession()).run({ ...presents, rows: new Tensor('int64', BigInt64Array.from(rows.map((r) => BigInt(r.group))), [R]) });
+    let logits: Float32Array;
+    try {
+      const out = await (await this.session('all')).run({ ...feeds, ...tiled, ...this.weights, ...this.keep('all') });
+      logits = (await out.logits.getData()) as Float32Array;
+      for (const t of Object.values(out)) t.dispose();
+    } finally {
+      for (const t of Object.values(tiled)) t.dispose();
     }
-    if (G !== pasts[0].dims[0]) throw new Error('context cache batch mismatch');
-    const out = await (await this.session('all')).run({ ...feeds, ...this.weights, ...this.keep('all') });
-    const logits = (await out.logits.getData()) as Float32Array;
-    for (const t of Object.values(out)) t.dispose();
     rows.forEach((r, i) => {
       const cont = requests[r.request].continuation;
       const res = results[r.request];
@@ -392,8 +412,9 @@ export class DecoderModel {
   }
 
   async dispose(): Promise<void> {
-    const all = [...this.sessions.values()];
+    const all = [...this.sessions.values(), ...(this.gather ? [this.gather] : [])];
     this.sessions.clear();
+    this.gather = undefined;
     for (const s of all) await s.then((x) => x.release(), () => undefined).catch(() => undefined);
   }
 }
