@@ -1,6 +1,7 @@
 import { parseModelConfig, type ModelConfig } from '../src/engine/checkpoint/model-config.ts';
 import { decoderSpec, pastName, presentName, type DecoderSpec } from '../src/engine/model/decoder-graph.ts';
 import type { Ort, OrtSession, OrtTensor } from '../src/engine/model/ort-runtime.ts';
+import { f16BitsToFloat } from '../scripts/fixtures/float-convert.ts';
 import { seededValues } from './merge-reference.ts';
 
 /**
@@ -67,7 +68,15 @@ export interface DecodeStep {
  * Left-padded prefill, then greedy decode steps feeding each step's presents back as the next
  * pasts (GPU-resident where the session keeps them there); logits and presents of every step.
  */
-export async function decodeRun(ort: Ort, session: OrtSession, spec: DecoderSpec, prompts: number[][], steps: number, extraFeeds: Record<string, OrtTensor> = {}): Promise<DecodeStep[]> {
+export async function decodeRun(
+  ort: Ort,
+  session: OrtSession,
+  spec: DecoderSpec,
+  prompts: number[][],
+  steps: number,
+  extraFeeds: Record<string, OrtTensor> = {},
+  dtype: 'float32' | 'float16' = 'float32',
+): Promise<DecodeStep[]> {
   const { Tensor } = ort;
   const B = prompts.length;
   const S = Math.max(...prompts.map((p) => p.length));
@@ -76,7 +85,7 @@ export async function decodeRun(ort: Ort, session: OrtSession, spec: DecoderSpec
   let pos = prompts.map((p) => [...Array(S - p.length).fill(0), ...p.map((_, i) => i)]);
   let ids = prompts.map((p) => [...Array(S - p.length).fill(0), ...p]);
   let pasts: Record<string, OrtTensor> = {};
-  for (let l = 0; l < L; l++) for (const k of ['key', 'value'] as const) pasts[pastName(l, k)] = new Tensor('float32', new Float32Array(0), [B, KV, 0, D]);
+  for (let l = 0; l < L; l++) for (const k of ['key', 'value'] as const) pasts[pastName(l, k)] = dtype === 'float16' ? new Tensor('float16', new Uint16Array(0), [B, KV, 0, D]) : new Tensor('float32', new Float32Array(0), [B, KV, 0, D]);
   const i64 = (rows: number[][]) => new Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0].length]);
   const out: DecodeStep[] = [];
   try {
@@ -90,7 +99,8 @@ export async function decodeRun(ort: Ort, session: OrtSession, spec: DecoderSpec
       for (let l = 0; l < L; l++) {
         for (const k of ['key', 'value'] as const) {
           const t = r[presentName(l, k)];
-          presents.push(Float32Array.from((await t.getData()) as Float32Array));
+          const data = await t.getData();
+          presents.push(data instanceof Uint16Array ? Float32Array.from(data, f16BitsToFloat) : Float32Array.from(data as Float32Array));
           pasts[pastName(l, k)] = t;
         }
       }

@@ -65,6 +65,36 @@ describe('fused contrib-op graph = standard graph (onnxruntime-node CPU)', () =>
     });
   }
 
+  it('each fused op on its own (SkipSimplifiedLayerNormalization, RotaryEmbedding, RotaryEmbedding + GroupQueryAttention) equals the standard graph', async () => {
+    const { config, weights, spec } = fusedTestLayout('qwen3');
+    const runtime = new OrtRuntime({ ort, provider: 'cpu' });
+    const plain = await runtime.createSession(buildDecoderGraph(config, spec, { logits: 'last', embedWeights: weights }));
+    const want = await decodeRun(ort, plain, spec, PROMPTS, 2);
+    for (const fused of [{ skipNorm: true }, { rotary: true }, { attention: true }]) {
+      const session = await runtime.createSession(buildDecoderGraph(config, spec, { logits: 'last', embedWeights: weights, fused }));
+      const got = await decodeRun(ort, session, spec, PROMPTS, 2);
+      want.forEach((w, step) => expect(relDiff(got[step].logits, w.logits), `${JSON.stringify(fused)} step ${step}`).toBeLessThan(TOL));
+    }
+    await runtime.dispose();
+  });
+
+  it('float16 compute: fused equals standard within f16 rounding through prefill and cached decode; the pad cache stays finite (−65504, not −∞, masks pads)', async () => {
+    const runtime = new OrtRuntime({ ort, provider: 'cpu' });
+    for (const kind of ['qwen2', 'qwen3'] as const) {
+      const { config, weights, spec } = fusedTestLayout(kind);
+      const build = (fused: boolean) => runtime.createSession(buildDecoderGraph(config, spec, { logits: 'last', embedWeights: weights, compute: 'float16', fused }));
+      const want = await decodeRun(ort, await build(false), spec, PROMPTS, STEPS, {}, 'float16');
+      const got = await decodeRun(ort, await build(true), spec, PROMPTS, STEPS, {}, 'float16');
+      console.log(`[fused] ${kind} f16: worst relative |Δlogit| ${Math.max(...want.map((w, i) => relDiff(got[i].logits, w.logits))).toExponential(1)}`);
+      want.forEach((w, step) => {
+        // f16 has 11 significant bits: different kernels round differently, by a few f16 ulps of the logits.
+        expect(relDiff(got[step].logits, w.logits), `${kind} f16 step ${step}`).toBeLessThan(5e-3);
+        expect(got[step].presents.every((p) => p.every(Number.isFinite)), `${kind} f16 step ${step} finite cache`).toBe(true);
+      });
+    }
+    await runtime.dispose();
+  });
+
   it('the fused graph really contains the fused ops (and GQA only in the last-position graph)', () => {
     const { config, spec } = fusedTestLayout('qwen3');
     const text = (logits: 'all' | 'last') => new TextDecoder('latin1').decode(buildDecoderGraph(config, spec, { logits, fused: true }));
@@ -73,6 +103,8 @@ describe('fused contrib-op graph = standard graph (onnxruntime-node CPU)', () =>
     const all = text('all');
     expect(count(last, 'GroupQueryAttention')).toBeGreaterThanOrEqual(spec.numLayers);
     expect(count(all, 'GroupQueryAttention')).toBe(0);
+    const norms = new TextDecoder('latin1').decode(buildDecoderGraph(config, spec, { logits: 'last', fused: { skipNorm: true } }));
+    expect([count(norms, 'SkipSimplifiedLayerNormalization') > 0, count(norms, 'RotaryEmbedding'), count(norms, 'GroupQueryAttention')]).toEqual([true, 0, 0]);
     for (const s of [last, all]) {
       expect(count(s, 'SkipSimplifiedLayerNormalization')).toBeGreaterThanOrEqual(2 * spec.numLayers);
       expect(count(s, 'RotaryEmbedding')).toBeGreaterThanOrEqual(2 * spec.numLayers);
