@@ -30,10 +30,14 @@ const cache = join(work, 'cache');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 async function studio(...args: string[]) {
+  return studioWith({}, ...args);
+}
+
+async function studioWith(env: Record<string, string>, ...args: string[]) {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'bin/studio.js'), ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, HF_ENDPOINT: '', HF_TOKEN: '', STUDIO_CACHE_DIR: cache },
+      env: { ...process.env, HF_ENDPOINT: '', HF_TOKEN: '', STUDIO_CACHE_DIR: cache, ...env },
       timeout: 120_000,
     });
     return { code: 0, stdout, stderr };
@@ -167,5 +171,8 @@ describe('studio forward/generate --weights q4', () => {
     expect([bad.code, bad.stderr.trim()]).toEqual([2, 'studio generate: --weights must be float or q4, got "int4".']);
     const typo = await studio('forward', '--model', join(FIXTURES, 'tiny-qwen2-target'), '--ids', '1', '--out', join(work, 'x.json'), '--weigths', 'q4');
     expect([typo.code, typo.stderr.trim()]).toEqual([2, 'studio forward: unknown flag --weigths; did you mean --weights? (--help lists the flags).']);
+    // The WASM developer path bakes float arrays into its graph: q4 is onnxruntime-node's.
+    const wasm = await studioWith({ STUDIO_ORT_PROVIDER: 'wasm' }, 'generate', '--model', join(FIXTURES, 'tiny-qwen2-target'), '--ids', '1', '--max-new-tokens', '1', '--weights', 'q4');
+    expect([wasm.code, wasm.stderr.trim()]).toEqual([2, 'studio generate: --weights q4 runs on onnxruntime-node (the default); unset STUDIO_ORT_PROVIDER=wasm.']);
   });
 });
