@@ -74,7 +74,7 @@ function chosenItem(): { sample: BenchmarkItem; task: AnyTask; doc: unknown } {
 }
 
 /** "plain+chat" → { mode: 'plain', chatTemplate: true }: the condition a sample was prompted with. */
-function conditionOf(label: string): EvalCondition {
+export function conditionOf(label: string): EvalCondition {
   const [mode, chat] = label.split('+');
   return { mode: mode === 'think' ? 'think' : 'plain', chatTemplate: chat === 'chat' };
 }
