@@ -1,5 +1,5 @@
 /**
- * npm run bench:transformersjs [-- --size fixture|0.5b|all] [--layers N] [--tokens N] [--repeats N]
+ * npm run bench:transformersjs [-- --size fixture|0.5b|all] [--layers N] [--tokens N] [--repeats N] [--threads N]
  *
  * Decode tokens/s of the studio's decode loop against transformers.js 4.x, measured in one run, on
  * the same exported ONNX weights and the same backend (onnxruntime-node, CPU EP, same session
@@ -46,6 +46,11 @@ const size = arg('size', 'all');
 const layers = Number(arg('layers', '4'));
 const decodeTokens = Number(arg('tokens', '16'));
 const repeats = Number(arg('repeats', '5'));
+/**
+ * Intra-op threads of both sessions (default 1): on a shared, loaded machine spinning worker
+ * threads made timings swing by 2× (see OrtRuntime's cpuThreads); 0 = onnxruntime's default.
+ */
+const threads = Number(arg('threads', '1'));
 const PROMPT = [18, 10, 19, 28, 17, 20, 15, 16]; // inside every vocabulary here (the tiny tokenizer's ids)
 
 interface Trio {
@@ -70,7 +75,7 @@ function trios(): Trio[] {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const SESSION_OPTIONS = { graphOptimizationLevel: 'all', logSeverityLevel: 3 } as const;
+const SESSION_OPTIONS = { graphOptimizationLevel: 'all', logSeverityLevel: 3, ...(threads > 0 ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}) } as const;
 
 async function bench(t: Trio) {
   const work = mkdtempSync(join(tmpdir(), 'bench-tjs-'));
@@ -102,7 +107,7 @@ async function bench(t: Trio) {
     const spec = decoderSpec(ckpt.config, new Map([...ckpt.tensors].map(([n, x]) => [n, x.shape])), ckpt.source.label);
     const layout = layoutExternalData(spec.weights); // the export's layout: the graph's weights in order, float32
     const onnxDir = join(folder, 'onnx');
-    const runtime = new OrtRuntime({ ort: (await import('onnxruntime-node')) as unknown as Ort, provider: 'cpu' });
+    const runtime = new OrtRuntime({ ort: (await import('onnxruntime-node')) as unknown as Ort, provider: 'cpu', cpuThreads: threads > 0 ? threads : undefined });
     const studioModel = new DecoderModel(runtime, ckpt.config, spec, {
       kind: 'external',
       files: {
