@@ -61,11 +61,18 @@ export interface ExternalModelFiles {
 }
 
 /**
- * Where the fused graph is the default: only where it is exact against the standard graph
- * (fused-ops.spec.ts, e2e/fused-ops.spec.ts) and not slower (scripts/bench-fused.ts).
+ * Where the fused graph (fused-ops.ts) is the default: only where it is exact against the
+ * standard graph and not slower (npm run bench:fused, same model and run).
+ * - `cpu` (onnxruntime-node): all fused. Logits within 2.4e-7 relative of the standard graph
+ *   (fused-ops.spec.ts); decode tokens per CPU-second 1.10–1.25× on the bench model (batch 1
+ *   and 4, three runs), 0.97–1.06× — equal within the noise — at Qwen2.5-0.5B's widths, where the
+ *   151,936-row head dominates a token's work.
+ * - `wasm`, `webgpu`: the standard graph. Exact there too (e2e/kv-cache.spec.ts for WebGPU), but
+ *   WASM was not measured, and on WebGPU the only adapter here is SwiftShader, whose timings say
+ *   nothing about a GPU (see the bench's page section); `graphOptions.fused` opts in.
  */
-export function defaultFused(_provider: OrtProvider): boolean | Partial<FusedOps> {
-  return false;
+export function defaultFused(provider: OrtProvider): boolean | Partial<FusedOps> {
+  return provider === 'cpu';
 }
 
 export class DecoderModel {
