@@ -7,13 +7,15 @@
  *  - the page, onnxruntime-web's WebGPU EP (`--page`; SwiftShader here, so only the ratio means
  *    anything, and even it is a software rasteriser's ratio, not a GPU's).
  * Flags: --rounds N (default 7), --decode N (default 16), --prompt N (default 32), --layers N (default 4),
- * --threads N (onnxruntime-node intra-op threads, default 1), --skip-real, --page.
+ * --threads N (onnxruntime-node intra-op threads, default 1), --skip-real, --page, --page-only.
+ * The page compares the standard graph with all fused ops only (each variant's first run compiles
+ * its WGSL, minutes under SwiftShader).
  */
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OrtRuntime, type Ort } from '../src/engine/model/ort-runtime.ts';
 import { realConfig } from './bench/real-size-trio.ts';
-import { benchFused, benchSpec, randomWeights, SMALL, weightBytes, type BenchShape, type FusedBenchRow } from './bench/fused-bench.ts';
+import { benchFused, benchSpec, randomWeights, SMALL, VARIANTS, weightBytes, type BenchShape, type FusedBenchRow } from './bench/fused-bench.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -36,8 +38,8 @@ function print(title: string, rows: FusedBenchRow[]) {
 
 console.log(`prompt ${o.promptTokens} tokens, ${o.decodeTokens} decoded, median of ${o.rounds} alternating rounds; onnxruntime-node with ${arg('threads', 1)} intra-op thread(s)`);
 const ort = (await import('onnxruntime-node')) as unknown as Ort;
-const shapes: BenchShape[] = [SMALL];
-if (!has('skip-real')) shapes.push({ label: `Qwen2.5-0.5B widths, ${layers} layers (head_dim 64)`, config: realConfig('0.5b', layers) });
+const shapes: BenchShape[] = has('page-only') ? [] : [SMALL];
+if (!has('skip-real') && !has('page-only')) shapes.push({ label: `Qwen2.5-0.5B widths, ${layers} layers (head_dim 64)`, config: realConfig('0.5b', layers) });
 for (const shape of shapes) {
   const { config, spec } = benchSpec(shape);
   const runtime = new OrtRuntime({ ort, provider: 'cpu', cpuThreads: arg('threads', 1) });
@@ -54,7 +56,8 @@ if (has('page')) {
   const { chromium } = await import('@playwright/test');
   const { createServer } = await import('vite');
   const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
-  const server = await createServer({ root, configFile: join(root, 'vite.config.ts'), server: { host: '127.0.0.1', port: 0 }, logLevel: 'error' });
+  // No HMR: a file saved elsewhere in the tree mid-run would reload the page under the benchmark.
+  const server = await createServer({ root, configFile: join(root, 'vite.config.ts'), server: { host: '127.0.0.1', port: 0, hmr: false }, logLevel: 'error' });
   await server.listen();
   const port = (server.httpServer!.address() as { port: number }).port;
   const browser = await chromium.launch({
@@ -65,7 +68,7 @@ if (has('page')) {
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${port}/e2e/harness/bench-fused.html`);
     await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
-    const res = (await page.evaluate((opts) => (window as unknown as { runFusedBench: (o: unknown) => Promise<unknown> }).runFusedBench(opts), { ...o, batches: [1] })) as {
+    const res = (await page.evaluate((opts) => (window as unknown as { runFusedBench: (o: unknown) => Promise<unknown> }).runFusedBench(opts), { ...o, batches: [1], variants: [VARIANTS[0], VARIANTS.at(-1)!] })) as {
       adapter: string;
       rows: FusedBenchRow[];
       firstGeneration: { standard: number; fused: number };

@@ -5,9 +5,9 @@ import { requestGpu } from '../../src/engine/gpu/request-device.ts';
 import { weightInputs } from '../../src/engine/model/decoder-graph.ts';
 import { DecoderModel } from '../../src/engine/model/decoder-model.ts';
 import { OrtRuntime, type Ort, type OrtTensor } from '../../src/engine/model/ort-runtime.ts';
-import { benchFused, benchSpec, randomWeights, SMALL } from '../../scripts/bench/fused-bench.ts';
+import { benchFused, benchSpec, randomWeights, SMALL, type Variant } from '../../scripts/bench/fused-bench.ts';
 
-(window as unknown as { runFusedBench: unknown }).runFusedBench = async (o: { promptTokens: number; decodeTokens: number; batches: number[]; rounds: number }) => {
+(window as unknown as { runFusedBench: unknown }).runFusedBench = async (o: { promptTokens: number; decodeTokens: number; batches: number[]; rounds: number; variants: Variant[] }) => {
   const { device, adapterInfo } = await requestGpu();
   const { config, spec } = benchSpec(SMALL);
   const arrays = randomWeights(spec);
