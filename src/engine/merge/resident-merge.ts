@@ -41,7 +41,7 @@ const size = (d: SupportedDtype) => dtypeByteSize(d)!;
  * named as the graph input of that block (rowBlockName), reading its rows of the stored tensors
  * (TensorRef.offset) and merged where its rows are. The merge executor walks these like any other.
  */
-function blockTensors(tensors: readonly PlannedTensor[], split: ResidencyPlan['split']): PlannedTensor[] {
+export function blockTensors(tensors: readonly PlannedTensor[], split: ResidencyPlan['split']): PlannedTensor[] {
   const byName = new Map(split.map((s) => [s.name, s.blocks]));
   return tensors.flatMap((t) => {
     const blocks = byName.get(t.name);
@@ -304,7 +304,7 @@ export class ResidentMerge {
 }
 
 /** A binding over elements [start, start+count) of a buffer holding `dtype` values (padded to 4 bytes). */
-function range(buffer: GPUBuffer, start: number, count: number, dtype: SupportedDtype): GPUBufferBinding {
+export function range(buffer: GPUBuffer, start: number, count: number, dtype: SupportedDtype): GPUBufferBinding {
   const offset = start * size(dtype);
   return { buffer, offset, size: Math.min(pad4(count * size(dtype)), buffer.size - offset) };
 }

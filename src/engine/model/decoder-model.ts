@@ -3,6 +3,7 @@ import { StudioError } from '../errors.ts';
 import { buildCacheGatherGraph } from './cache-gather.ts';
 import { buildDecoderGraph, pastName, presentName, weightInputs, type ComputeDtype, type DecoderSpec } from './decoder-graph.ts';
 import type { OrtProvider, OrtRuntime, OrtSession, OrtTensor } from './ort-runtime.ts';
+import { q4InputNames } from '../quant/q4-weights.ts';
 import type { FusedOps } from './fused-ops.ts';
 import { pickToken, seededRandom, type SamplingOptions } from './sampling.ts';
 
@@ -40,7 +41,7 @@ export interface GeneratedRow {
  *   rebuilding the session measured faster than feeding the weights on every run).
  */
 export type WeightFeed =
-  | { kind: 'inputs'; tensors: Record<string, OrtTensor> }
+  | { kind: 'inputs'; tensors: Record<string, OrtTensor>; quantized?: ReadonlySet<string> }
   | { kind: 'embedded'; arrays: Map<string, Float32Array> }
   | { kind: 'external'; files: ExternalModelFiles };
 
@@ -75,11 +76,16 @@ export function defaultFused(provider: OrtProvider): boolean | Partial<FusedOps>
   return provider === 'cpu';
 }
 
+/** Whether two sets of quantised weight names are equal (the same graph). */
+const sameSet = (a?: ReadonlySet<string>, b?: ReadonlySet<string>) => (a?.size ?? 0) === (b?.size ?? 0) && [...(a ?? [])].every((x) => b!.has(x));
+
 export class DecoderModel {
   private readonly sessions = new Map<'all' | 'last', Promise<OrtSession>>();
   private weights: Record<string, OrtTensor> = {};
   private embedded?: Map<string, Float32Array>;
   private external?: ExternalModelFiles;
+  /** Weights fed as 4-bit MatMulNBits inputs (`inputs` feed). */
+  private inputQuantized?: ReadonlySet<string>;
   private gather?: Promise<OrtSession>;
 
   constructor(
@@ -104,15 +110,22 @@ export class DecoderModel {
   setWeights(feed: WeightFeed): void {
     const has = feed.kind === 'inputs' ? (n: string) => n in feed.tensors : feed.kind === 'embedded' ? (n: string) => feed.arrays.has(n) : (n: string) => feed.files.tensors.has(n) || !!feed.files.quantized?.has(n);
     // Fed inputs follow the graph's inputs (a split weight is fed block by block); arrays are whole tensors.
-    const names = feed.kind === 'inputs' ? weightInputs(this.spec).map((i) => i.name) : this.spec.weights.map((w) => w.name);
+    // A 4-bit weight (`quantized`, the page's q4 mode) is fed as its three MatMulNBits inputs.
+    const names =
+      feed.kind === 'inputs'
+        ? weightInputs(this.spec).flatMap((i) => (feed.quantized?.has(i.name) ? Object.values(q4InputNames(i.name)) : [i.name]))
+        : this.spec.weights.map((w) => w.name);
     for (const n of names) if (!has(n)) throw new StudioError(`weights for the model are missing "${n}".`);
     if (feed.kind === 'inputs') {
       this.weights = feed.tensors;
-      if (this.embedded || this.external) this.dropSessions();
+      const sameGraph = !this.embedded && !this.external && sameSet(this.inputQuantized, feed.quantized);
+      this.inputQuantized = feed.quantized;
+      if (!sameGraph) this.dropSessions();
       this.embedded = undefined;
       this.external = undefined;
     } else {
       this.weights = {};
+      this.inputQuantized = undefined;
       this.embedded = feed.kind === 'embedded' ? feed.arrays : undefined;
       this.external = feed.kind === 'external' ? feed.files : undefined;
       this.dropSessions();
@@ -136,7 +149,7 @@ export class DecoderModel {
         externalWeights: ext && { location: ext.location, tensors: ext.tensors },
         compute: this.compute,
         fused: this.fused,
-        quantized: ext?.quantized,
+        quantized: ext?.quantized ?? this.inputQuantized,
       });
       const onGpu = this.runtime.o.provider === 'webgpu' ? Array.from({ length: this.spec.numLayers }, (_, l) => [presentName(l, 'key'), presentName(l, 'value')]).flat() : [];
       s = ext ? ext.writeGraph('model.onnx', graph).then((path) => this.runtime.createSession(path)) : this.runtime.createSession(graph, onGpu);

@@ -3,6 +3,8 @@ import { StudioError } from '../errors.ts';
 import { CpuTensorMerger } from '../merge/cpu-tensor-merger.ts';
 import { planMerge, type MergePlan, type VocabPolicy } from '../merge/merge-plan.ts';
 import { ResidentMerge, type ResidencyOptions, type ResidencyPlan } from '../merge/resident-merge.ts';
+import { ResidentQ4Merge } from '../merge/resident-q4-merge.ts';
+import type { Q4MemoryPlan } from './memory-plan.ts';
 import { decoderSpec, splitWeights, weightInputs, type ComputeDtype, type DecoderSpec } from './decoder-graph.ts';
 import { DecoderModel, type GenerateOptions, type GeneratedRow, type WeightFeed } from './decoder-model.ts';
 import { OrtRuntime, type Ort, type RuntimeOptions } from './ort-runtime.ts';
@@ -25,8 +27,21 @@ export interface LiveModelOptions {
   residency?: ResidencyOptions;
   /** float16 where the device has shader-f16 (WebGPU only); float32 otherwise. */
   compute?: ComputeDtype;
+  /**
+   * 'q4' (WebGPU only): the decoder layers' projections as 4-bit MatMulNBits inputs, quantised on
+   * the GPU after each merge (resident-q4-merge.ts); computes in float32 whatever `compute` says
+   * (the op's scales are float32). Default 'float'.
+   */
+  weights?: 'float' | 'q4';
   /** What the build is doing now (the page shows the first build as its own step). */
   onProgress?: (p: BuildProgress) => void;
+  /**
+   * WebGPU: end the build with a two-token run so onnxruntime compiles its kernels now, not during
+   * the first α's answer (the page's explorer times answers per α). Off by default: on a large
+   * model under SwiftShader that run alone takes minutes, which tests and benchmarks that time
+   * their own first run do not want.
+   */
+  warmUp?: boolean;
 }
 
 /**
@@ -111,11 +126,22 @@ export class LiveModel {
     readonly runtime: OrtRuntime,
     readonly tokenizer: StudioTokenizer | undefined,
     private readonly resident?: ResidentMerge,
+    private readonly q4?: ResidentQ4Merge,
   ) {}
+
+  /** 'q4' when the projections are 4-bit MatMulNBits inputs (the page's 4-bit weights mode). */
+  get weights(): 'float' | 'q4' {
+    return this.q4 ? 'q4' : 'float';
+  }
+
+  /** The 4-bit plan this model holds (bytes, error statement), in the q4 mode. */
+  get q4Memory(): Q4MemoryPlan | undefined {
+    return this.q4?.memory;
+  }
 
   /** 'gpu-zero-copy' or 'cpu-copy' (the fallback copies weights through host memory). */
   get path(): 'gpu-zero-copy' | 'cpu-copy' {
-    return this.resident ? 'gpu-zero-copy' : 'cpu-copy';
+    return this.resident || this.q4 ? 'gpu-zero-copy' : 'cpu-copy';
   }
 
   get compute(): ComputeDtype {
@@ -123,7 +149,7 @@ export class LiveModel {
   }
 
   get residencyExplanation(): string | undefined {
-    return this.resident?.residency.explanation;
+    return this.q4 ? this.q4.memory.summary : this.resident?.residency.explanation;
   }
 
   /** What stays on the GPU (dtypes, bytes, row blocks), when the model runs there. */
@@ -133,7 +159,7 @@ export class LiveModel {
 
   /** True when θ(α) alone is on the GPU and each α re-reads the checkpoints (target and v exceed the budget). */
   get streaming(): boolean {
-    return this.resident?.residency.strategy === 'streaming';
+    return !!this.q4 || this.resident?.residency.strategy === 'streaming';
   }
 
   static async create(o: LiveModelOptions): Promise<LiveModel> {
@@ -145,10 +171,24 @@ export class LiveModel {
     const tokenizer = target.files.some((f) => f.path === 'tokenizer.json') ? await StudioTokenizer.load(target) : undefined;
     const runtime = new ObservedRuntime({ ort: o.ort, provider: o.device ? 'webgpu' : 'wasm', device: o.device });
     let resident: ResidentMerge | undefined;
+    let q4: ResidentQ4Merge | undefined;
     let feed: WeightFeed;
-    const compute: ComputeDtype = o.device && o.compute === 'float16' ? 'float16' : 'float32';
+    const compute: ComputeDtype = o.device && o.compute === 'float16' && o.weights !== 'q4' ? 'float16' : 'float32';
     try {
-      if (o.device) {
+      if (o.weights === 'q4' && !o.device) throw new StudioError('4-bit weights need WebGPU in the page (the WASM provider runs float32 weights); choose "weights: float" or use the CLI with --weights q4.');
+      if (o.device && o.weights === 'q4') {
+        report({ phase: 'weights', done: 0, total: plan.tensors.length });
+        q4 = await ResidentQ4Merge.create(o.device, plan, { budgetBytes: o.residency?.budgetBytes ?? Number.MAX_SAFE_INTEGER, maxBufferBytes: o.residency?.maxBufferBytes }, (done, total) =>
+          report({ phase: 'weights', done, total }),
+        );
+        const held = q4;
+        spec = splitWeights(spec, (name) => held.blocksOf(name));
+        feed = {
+          kind: 'inputs',
+          quantized: q4.quantized,
+          tensors: Object.fromEntries([...q4.outputs].map(([name, b]) => [name, o.ort.Tensor.fromGpuBuffer(b.buffer, { dataType: b.dataType, dims: b.dims })])),
+        };
+      } else if (o.device) {
         report({ phase: 'weights', done: 0, total: plan.tensors.length });
         resident = await ResidentMerge.create(o.device, plan, { ...o.residency, outDtype: compute === 'float16' ? 'F16' : 'F32' }, (done, total) =>
           report({ phase: 'weights', done, total }),
@@ -162,7 +202,7 @@ export class LiveModel {
         feed = { kind: 'embedded', arrays: new Map(spec.weights.map((w) => [w.name, new Float32Array(w.shape.reduce((a, b) => a * b, 1))])) };
       }
       const model = new DecoderModel(runtime, target.config, spec, feed, compute);
-      if (resident) {
+      if (resident || q4) {
         // the CPU path builds its session per α, after the merge
         report({ phase: 'graph' });
         runtime.onCreateSession = () => report({ phase: 'session' });
@@ -171,15 +211,18 @@ export class LiveModel {
         // first 6-token answer on SwiftShader, against 0.3 s for the next α): that belongs to the
         // build, not to the first α's answer. Two tokens: the prefill's and the cached step's kernels.
         // The weights are not merged yet; the tokens are thrown away.
-        report({ phase: 'warmup' });
-        await model.generate([[0]], { maxNewTokens: 2, eosTokenIds: [] });
+        if (o.warmUp) {
+          report({ phase: 'warmup' });
+          await model.generate([[0]], { maxNewTokens: 2, eosTokenIds: [] });
+        }
       }
       runtime.onCreateSession = undefined;
       report({ phase: 'ready' });
-      return new LiveModel(plan, spec, model, runtime, tokenizer, resident);
+      return new LiveModel(plan, spec, model, runtime, tokenizer, resident, q4);
     } catch (e) {
       // Nothing half-built stays on the GPU: a retry would otherwise allocate the budget again.
       resident?.destroy();
+      q4?.destroy();
       await runtime.dispose().catch(() => undefined);
       throw e;
     }
@@ -193,7 +236,9 @@ export class LiveModel {
   private async setAlphaNow(alpha: number): Promise<{ ms: number }> {
     const t0 = performance.now();
     this.alpha = undefined; // mixed weights if this fails part-way: the next request re-merges
-    if (this.resident) {
+    if (this.q4) {
+      await this.q4.setAlpha(alpha);
+    } else if (this.resident) {
       await this.resident.setAlpha(alpha);
     } else {
       // The WASM provider copies input weights into its heap on every run; baking them into a
@@ -236,6 +281,7 @@ export class LiveModel {
       await this.runtime.dispose();
     } finally {
       this.resident?.destroy();
+      this.q4?.destroy();
     }
   }
 }
