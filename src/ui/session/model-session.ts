@@ -91,7 +91,7 @@ async function liveModel(): Promise<LiveModel> {
   const build = (status: 'running' | 'done' | 'error', progress: BuildProgress) => {
     if (live?.model === model) useExplorer.getState().patch({ build: { status, progress, ms: performance.now() - t0 } });
   };
-  const model: Promise<LiveModel> = Promise.resolve().then(() => createPageLiveModel({ sft: trio.sft!, rl: trio.rl!, target: trio.target! }, (p) => build('running', p)));
+  const model: Promise<LiveModel> = Promise.resolve().then(() => createPageLiveModel({ sft: trio.sft!, rl: trio.rl!, target: trio.target! }, (p) => build('running', p), true));
   live = { key, model };
   model.then(
     () => build('done', { phase: 'ready' }),
@@ -106,7 +106,7 @@ async function liveModel(): Promise<LiveModel> {
  * the vocab policy and GPU budget from the settings). The sweep (sweep-session.ts) builds its
  * control and donors-alone models with it; their owner disposes them.
  */
-export async function createPageLiveModel(trio: LiveModelOptions['trio'], onProgress?: LiveModelOptions['onProgress']): Promise<LiveModel> {
+export async function createPageLiveModel(trio: LiveModelOptions['trio'], onProgress?: LiveModelOptions['onProgress'], warmUp = false): Promise<LiveModel> {
   const withGpu = st().gpu.status === 'ready';
   const ort = (withGpu ? await import('onnxruntime-web/webgpu') : await import('onnxruntime-web')) as unknown as Ort;
   const ctx = withGpu ? await gpuContext() : undefined;
@@ -119,6 +119,7 @@ export async function createPageLiveModel(trio: LiveModelOptions['trio'], onProg
     // Exploring: v in f16 where f32 does not fit (memory-plan.ts); exports never read these buffers.
     residency: { budgetBytes: st().settings.gpuBudgetGiB * 1024 ** 3, vectorDtype: EXPLORING_VECTOR_DTYPES },
     onProgress,
+    warmUp,
   });
 }
 
