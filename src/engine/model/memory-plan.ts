@@ -286,3 +286,43 @@ export function planQ4Memory(tensors: readonly ResidencyTensor[], device: { limi
       `against ${formatBytes(floatModelBytes)} for the ${floatDtype.toLowerCase()} weights; ${fits ? 'fits' : 'does not fit'} the ${formatBytes(device.budgetBytes)} budget. Each α re-reads the checkpoints.`,
   };
 }
+
+/** The page's weights choice (Settings): 'auto' takes 4-bit only when the float plan cannot run. */
+export type WeightsChoice = 'auto' | 'float' | 'q4';
+
+/**
+ * What the page builds for these tensors: the float plan (planMemory), or the 4-bit plan
+ * (planQ4Memory, float32 compute and float32 embedding/head: the page's q4 mode computes in
+ * float32 because MatMulNBits takes its scales in the activations' type and the studio's scales
+ * are float32 — resident-q4-merge.ts). `auto`: float while its plan can run on this device
+ * (resident or streaming), 4-bit when it cannot (too big for the budget) and the 4-bit plan fits.
+ * 4-bit needs WebGPU (the WASM path runs float32 weights).
+ */
+export interface PageWeightsPlan {
+  weights: 'float' | 'q4';
+  float: MemoryPlan;
+  /** Present with WebGPU. */
+  q4?: Q4MemoryPlan;
+  /** Expected seconds from a new α to quantised weights (q4: re-reading the checkpoints). */
+  q4AlphaSeconds?: number;
+  /** Why this choice, in words. */
+  why: string;
+}
+
+export function planPageWeights(tensors: readonly ResidencyTensor[], device: DeviceProfile, choice: WeightsChoice = 'auto', o: PlanOptions = {}): PageWeightsPlan {
+  const float = planMemory(tensors, device, o);
+  if (!device.gpu) {
+    return { weights: 'float', float, why: choice === 'q4' ? '4-bit weights need WebGPU; the WASM provider runs float32 weights.' : 'float weights (no WebGPU: 4-bit is not offered).' };
+  }
+  // As ResidentQ4Merge.create plans it (same limits, float32 embedding and head).
+  const q4 = planQ4Memory(tensors, { limits: device.gpu.limits, budgetBytes: device.budgetBytes }, 'F32');
+  // Each α re-reads the three checkpoints' merged elements (as streaming does) and writes θ(α).
+  const readBytes = tensors.reduce((a, t) => a + t.mergedElements * 3 * (t.target?.dtype === 'F32' ? 4 : 2), 0);
+  const q4AlphaSeconds = readBytes / STREAM_READ_BYTES_PER_SECOND + (device.gpuBytesPerSecond ? q4.bytes / device.gpuBytesPerSecond : q4.bytes / ASSUMED_GPU_BYTES_PER_SECOND);
+  const base = { float, q4, q4AlphaSeconds };
+  if (choice === 'q4') return { ...base, weights: 'q4', why: q4.fits ? '4-bit weights, as chosen in Settings.' : `4-bit weights, as chosen in Settings — but ${formatBytes(q4.bytes)} does not fit the ${formatBytes(device.budgetBytes)} budget.` };
+  if (choice === 'float') return { ...base, weights: 'float', why: 'float weights, as chosen in Settings.' };
+  if (float.kind !== 'none') return { ...base, weights: 'float', why: `float weights fit the budget (${formatBytes(float.bytes)}).` };
+  if (q4.fits) return { ...base, weights: 'q4', why: `the float weights do not fit the ${formatBytes(device.budgetBytes)} budget; their 4-bit form (${formatBytes(q4.bytes)}) does.` };
+  return { ...base, weights: 'float', why: `neither the float weights nor their 4-bit form (${formatBytes(q4.bytes)}) fit the ${formatBytes(device.budgetBytes)} budget.` };
+}
