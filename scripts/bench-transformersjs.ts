@@ -7,16 +7,19 @@
  *  - `studio export-onnx` writes θ(α) (α = 1) as a transformers.js folder (onnx/model.onnx +
  *    onnx/model.onnx_data);
  *  - transformers.js: AutoModelForCausalLM.from_pretrained(folder) and its greedy `generate`;
- *  - ours: DecoderModel (the CLI's model) over the same model.onnx_data, its graph written beside it.
+ *  - ours: DecoderModel (the CLI's model) over the same model.onnx_data, twice: with the graph the
+ *    CLI runs (fused com.microsoft ops on the CPU provider by default, decoder-model.ts
+ *    defaultFused) and with the standard-op graph, the export's own ops — so the loop and the graph
+ *    are measured apart.
  *
- * What the comparison measures: both sessions read one weights file and run the same decoder ops
- * (decoder-graph.ts); the graphs differ only where each loop needs them to — ours takes
+ * What the comparison measures: all sessions read one weights file on one runtime. The
+ * standard-op graph and the export differ only where each loop needs them to — ours takes
  * `logits_to_keep` (the last position's logits only), the export gives every position's logits (at
  * a decode step that is one position either way; at prefill ours computes 1 row of the head, theirs
  * all). Each token's arrival is time-stamped (our loop's per-token stop-string check, transformers.js's
  * streamer), so decode steps are measured one by one, prefill and session creation excluded; the
  * rate is 1 / the median step over every step of `--repeats` runs (default 5; robust to a disturbed
- * step on a shared machine), the two loops alternating which goes first. Both are forced past EOS
+ * step on a shared machine), the order of the three rotating between runs. All are forced past EOS
  * so they generate the same count; their tokens are compared and reported.
  *
  * Sizes: `fixture` (the demo trio, 2 layers, hidden 128, vocab 288: loop overhead dominates) and
@@ -31,7 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { AutoModelForCausalLM, env, Tensor, type PreTrainedModel } from '@huggingface/transformers';
 import { openCheckpoint } from '../src/engine/checkpoint/open-checkpoint.ts';
 import { decoderSpec } from '../src/engine/model/decoder-graph.ts';
-import { DecoderModel } from '../src/engine/model/decoder-model.ts';
+import { DecoderModel, defaultFused } from '../src/engine/model/decoder-model.ts';
 import { externalRanges, layoutExternalData } from '../src/engine/model/external-data.ts';
 import { OrtRuntime, type Ort } from '../src/engine/model/ort-runtime.ts';
 import { localFolderSource } from '../src/engine/sources/local-folder-source.ts';
@@ -108,39 +111,57 @@ async function bench(t: Trio) {
     const layout = layoutExternalData(spec.weights); // the export's layout: the graph's weights in order, float32
     const onnxDir = join(folder, 'onnx');
     const runtime = new OrtRuntime({ ort: (await import('onnxruntime-node')) as unknown as Ort, provider: 'cpu', cpuThreads: threads > 0 ? threads : undefined });
-    const studioModel = new DecoderModel(runtime, ckpt.config, spec, {
-      kind: 'external',
-      files: {
-        location: 'model.onnx_data',
-        tensors: externalRanges(layout),
-        writeGraph: async (_name, bytes) => {
-          const path = join(onnxDir, 'studio-decoder.onnx');
-          writeFileSync(path, bytes);
-          return path;
+    // Two graphs of ours over the same data file: the CLI's (fused contrib ops on the CPU provider
+    // by default, defaultFused) and the standard-op graph, the export's own ops.
+    const studioModel = (fused: boolean, file: string) =>
+      new DecoderModel(
+        runtime,
+        ckpt.config,
+        spec,
+        {
+          kind: 'external',
+          files: {
+            location: 'model.onnx_data',
+            tensors: externalRanges(layout),
+            writeGraph: async (_name, bytes) => {
+              const path = join(onnxDir, file);
+              writeFileSync(path, bytes);
+              return path;
+            },
+          },
         },
-      },
-    });
-    await studioModel.prepare('last');
+        'float32',
+        { fused },
+      );
+    const models = { studio: studioModel(defaultFused('cpu') !== false, 'studio-decoder.onnx'), standard: studioModel(false, 'studio-decoder-standard.onnx') };
+    for (const m of Object.values(models)) await m.prepare('last');
     // Each new token's arrival: the loop checks stop strings after every token through `decode`
     // (a stop string that never occurs); its last call decodes the final text, after the loop.
-    const oursRun = async (n: number, stamps: number[] = []) => {
+    const oursRun = (m: DecoderModel) => async (n: number, stamps: number[] = []) => {
       const decode = () => (stamps.push(performance.now()), '');
-      const [row] = await studioModel.generate([PROMPT], { maxNewTokens: n, eosTokenIds: [], stopStrings: ['\u0000never'], decode });
+      const [row] = await m.generate([PROMPT], { maxNewTokens: n, eosTokenIds: [], stopStrings: ['\u0000never'], decode });
       stamps.pop();
       return row.ids;
     };
+    const contenders = {
+      studio: { label: `studio loop, CLI graph${defaultFused('cpu') !== false ? ' (fused ops)' : ''}`, run: oursRun(models.studio) },
+      standard: { label: 'studio loop, standard-op graph', run: oursRun(models.standard) },
+      theirs: { label: 'transformers.js 4.x, exported graph', run: theirsRun },
+    };
+    type Who = keyof typeof contenders;
+    const names = Object.keys(contenders) as Who[];
 
-    // Warm-up (first-run allocations), then interleaved timings.
-    const agreeOurs = await oursRun(decodeTokens + 1);
-    const agreeTheirs = await theirsRun(decodeTokens + 1);
+    // Warm-up (first-run allocations) and the tokens each gives, then timed runs.
+    const tokens = Object.fromEntries(await Promise.all(names.map(async (w) => [w, await contenders[w].run(decodeTokens + 1)] as const))) as Record<Who, number[]>;
     // Per run: the first token (prefill + one step) and each decode step's interval between tokens.
-    // Which loop goes first alternates between repeats, so neither always runs after the other.
-    const runs = { ours: { first: [] as number[], steps: [] as number[], whole: [] as number[] }, theirs: { first: [] as number[], steps: [] as number[], whole: [] as number[] } };
+    // The order rotates between repeats, so no loop always runs after the same other one.
+    const runs = Object.fromEntries(names.map((w) => [w, { first: [] as number[], steps: [] as number[], whole: [] as number[] }])) as Record<Who, { first: number[]; steps: number[]; whole: number[] }>;
     for (let r = 0; r < repeats; r++) {
-      for (const who of r % 2 === 0 ? (['ours', 'theirs'] as const) : (['theirs', 'ours'] as const)) {
+      for (let k = 0; k < names.length; k++) {
+        const who = names[(r + k) % names.length];
         const stamps: number[] = [];
         const t0 = performance.now();
-        const got = await (who === 'ours' ? oursRun(decodeTokens + 1, stamps) : theirsRun(decodeTokens + 1, stamps));
+        const got = await contenders[who].run(decodeTokens + 1, stamps);
         if (stamps.length !== got.length || got.length !== decodeTokens + 1) throw new Error(`${who}: ${stamps.length} token times for ${got.length} tokens`);
         runs[who].first.push(stamps[0] - t0);
         for (let i = 1; i < stamps.length; i++) runs[who].steps.push(stamps[i] - stamps[i - 1]);
@@ -149,27 +170,28 @@ async function bench(t: Trio) {
     }
     // tokens/s from the median decode step over every step of every run (robust to a disturbed
     // step on a shared machine), and from the median run's mean step.
-    const perStep = (who: 'ours' | 'theirs') => 1000 / median(runs[who].steps);
-    const perRun = (who: 'ours' | 'theirs') => 1000 / median(runs[who].whole);
-    const oursRate = perStep('ours');
-    const theirsRate = perStep('theirs');
-    const same = agreeOurs.length === agreeTheirs.length && agreeOurs.every((x, i) => x === agreeTheirs[i]);
+    const perStep = (who: Who) => 1000 / median(runs[who].steps);
+    const perRun = (who: Who) => 1000 / median(runs[who].whole);
     console.log(`\n${t.label}`);
     console.log(`  export-onnx: ${exportSeconds.toFixed(2)} s (${(layout.bytes / 1e6).toFixed(1)} MB of float32 weights)`);
     console.log(`  prompt ${PROMPT.length} tokens, ${decodeTokens} decode steps per run, ${repeats} runs each`);
-    const line = (who: 'ours' | 'theirs') =>
-      `${perStep(who).toFixed(2)} tokens/s (median step ${median(runs[who].steps).toFixed(1)} ms; median run ${perRun(who).toFixed(2)} tokens/s; first token ${median(runs[who].first).toFixed(1)} ms)`;
-    console.log(`  studio decode loop   : ${line('ours')}`);
-    console.log(`  transformers.js 4.x  : ${line('theirs')}`);
-    console.log(`  ratio studio / transformers.js: ${(oursRate / theirsRate).toFixed(2)}× by median step, ${(perRun('ours') / perRun('theirs')).toFixed(2)}× by median run (goal ≥ 1.0×)`);
-    console.log(`  greedy tokens identical: ${same ? 'yes' : `NO — studio ${agreeOurs.join(',')} vs transformers.js ${agreeTheirs.join(',')}`}`);
+    for (const w of names) {
+      console.log(
+        `  ${contenders[w].label.padEnd(40)}: ${perStep(w).toFixed(2)} tokens/s (median step ${median(runs[w].steps).toFixed(1)} ms; median run ${perRun(w).toFixed(2)} tokens/s; first token ${median(runs[w].first).toFixed(1)} ms)`,
+      );
+    }
+    for (const w of ['studio', 'standard'] as const) {
+      console.log(`  ratio ${contenders[w].label} / transformers.js: ${(perStep(w) / perStep('theirs')).toFixed(2)}× by median step, ${(perRun(w) / perRun('theirs')).toFixed(2)}× by median run (goal ≥ 1.0×)`);
+    }
+    const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+    console.log(`  greedy tokens identical: ${same(tokens.standard, tokens.theirs) ? 'standard graph = transformers.js' : `NO — standard ${tokens.standard.join(',')} vs transformers.js ${tokens.theirs.join(',')}`}; ${same(tokens.studio, tokens.theirs) ? 'CLI graph = transformers.js' : `CLI graph ${tokens.studio.join(',')} vs transformers.js ${tokens.theirs.join(',')}`}`);
     await theirs.dispose();
-    await studioModel.dispose();
+    for (const m of Object.values(models)) await m.dispose();
     await runtime.dispose();
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-console.log(`onnxruntime-node CPU EP for both (same session options: ${JSON.stringify(SESSION_OPTIONS)}); α = 1`);
+console.log(`onnxruntime-node CPU EP for all (same session options: ${JSON.stringify(SESSION_OPTIONS)}); α = 1`);
 for (const t of trios()) await bench(t);
