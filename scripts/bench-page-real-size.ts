@@ -102,15 +102,15 @@ const readState = `(() => {
 })()`;
 
 /** Polls the page until `done` says so (or `failed` names an error); returns the elapsed ms from `t0`. */
-async function until(page: Page, t0: number, what: string, done: (st: PageState) => boolean, failed: (st: PageState) => string = (st) => st.error || st.alerts): Promise<{ ms: number; st: PageState }> {
-  const deadline = t0 + stepTimeout;
+async function until(page: Page, t0: number, what: string, done: (st: PageState) => boolean, failed: (st: PageState) => string = (st) => st.error || st.alerts, timeoutMs = stepTimeout): Promise<{ ms: number; st: PageState }> {
+  const deadline = t0 + timeoutMs;
   for (;;) {
     const st = (await page.evaluate(readState)) as PageState;
     const now = performance.now();
     if (done(st)) return { ms: now - t0, st };
     const err = failed(st);
     if (err) throw new Error(`${what}: the page says: ${err}`);
-    if (now > deadline) throw new Error(`${what}: not done after ${stepTimeout / 60_000} min (page status "${st.status}")`);
+    if (now > deadline) throw new Error(`${what}: not done after ${(timeoutMs / 60_000).toFixed(1)} min (page status "${st.status}", plan ${st.planKind})`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -195,7 +195,7 @@ async function main() {
 
   // The plan the page shows now, before any weight is downloaded.
   const planText = async () => (await page.getByTestId('merge-panel').getByTestId('memory-plan').innerText()).replace(/\s*\n\s*/g, ' · ');
-  await until(page, performance.now(), 'memory plan', (st) => st.planKind !== null, () => '');
+  await until(page, performance.now(), 'memory plan', (st) => st.planKind !== null, () => '', 60_000);
   let st = (await page.evaluate(readState)) as PageState;
   console.log(`  plan at the default ${defaultBudget} GiB budget, before downloading: ${await planText()}`);
   let budget = defaultBudget;
@@ -250,7 +250,7 @@ async function main() {
   // everything again from the browser cache at that α.
   console.log('\n5. α change, model and session rebuilt');
   await budgetInput.fill(String(budget + 0.5));
-  st = (await until(page, performance.now(), 'plan after the budget change', (x) => x.planKind !== null, () => '')).st;
+  st = (await until(page, performance.now(), 'plan after the budget change', (x) => x.planKind !== null, () => '', 30_000)).st;
   if (st.planKind !== 'resident') throw new Error(`the plan at ${budget + 0.5} GiB is ${st.planKind}, not resident`);
   t = performance.now();
   await alphaInput.fill('0.25');
@@ -283,7 +283,7 @@ async function main() {
     console.log('\n6. α change, streaming plan');
     const streamBudget = Math.floor(((residentPlanBytes * 0.75) / GiB) * 100) / 100;
     await budgetInput.fill(String(streamBudget));
-    st = (await until(page, performance.now(), 'streaming plan', (x) => x.planKind === 'streaming', () => '')).st;
+    st = (await until(page, performance.now(), 'streaming plan', (x) => x.planKind === 'streaming', () => '', 30_000)).st;
     console.log(`  plan at ${streamBudget} GiB: ${await planText()}`);
     t = performance.now();
     await alphaInput.fill('0.75');
