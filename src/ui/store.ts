@@ -234,7 +234,8 @@ export interface SweepState {
 export interface StudioState {
   /** The token stays in memory for this tab only: it is never written to a URL, log or file. */
   /** gpuBudgetGiB: how much GPU memory the merged model may hold (WebGPU cannot report free memory). */
-  settings: { hubUrl: string; token: string; gpuBudgetGiB: number };
+  /** weights: 'auto' (4-bit only when the float weights do not fit), or forced float / 4-bit (memory-plan.ts planPageWeights). */
+  settings: { hubUrl: string; token: string; gpuBudgetGiB: number; weights: import('../engine/model/memory-plan.ts').WeightsChoice };
   slots: Record<Role, SlotState>;
   gpu: GpuState;
   merge: MergeState;
@@ -255,7 +256,7 @@ export interface StudioState {
 const emptySlot = (): SlotState => ({ input: '', status: 'empty' });
 
 export const useStudio = create<StudioState>((set) => ({
-  settings: { hubUrl: import.meta.env.VITE_HF_ENDPOINT || DEFAULT_HUB_URL, token: '', gpuBudgetGiB: 4 },
+  settings: { hubUrl: import.meta.env.VITE_HF_ENDPOINT || DEFAULT_HUB_URL, token: '', gpuBudgetGiB: 4, weights: 'auto' },
   slots: { sft: emptySlot(), rl: emptySlot(), target: emptySlot() },
   gpu: { status: 'pending' },
   merge: { alpha: 1, outDtype: 'target', vocabPolicy: 'refuse' },

@@ -2,7 +2,7 @@ import type { Checkpoint } from '../../engine/checkpoint/open-checkpoint.ts';
 import { StudioError } from '../../engine/errors.ts';
 import { planMerge, type VocabPolicy } from '../../engine/merge/merge-plan.ts';
 import { measureResidentPassRate } from '../../engine/merge/resident-merge.ts';
-import { planMemory, type DeviceProfile, type MemoryPlan } from '../../engine/model/memory-plan.ts';
+import { planPageWeights, type DeviceProfile, type MemoryPlan, type PageWeightsPlan, type WeightsChoice } from '../../engine/model/memory-plan.ts';
 import { useStudio, type GpuState } from '../store.ts';
 import { gpuContext } from './gpu.ts';
 
@@ -44,11 +44,21 @@ export function measureMergeRate(): Promise<void> {
   })());
 }
 
-/** The plan of a trio as the playground would build it, or the reason it cannot be planned (an incompatible trio). */
-export function planTrio(trio: { sft: Checkpoint; rl: Checkpoint; target: Checkpoint }, vocabPolicy: VocabPolicy, device: DeviceProfile): { plan?: MemoryPlan; error?: string } {
+/**
+ * The plan of a trio as the playground would build it, or the reason it cannot be planned (an
+ * incompatible trio). `plan`: the float weights' plan; `weights`: float or 4-bit, as the page
+ * builds it for the Settings' `choice` (planPageWeights).
+ */
+export function planTrio(
+  trio: { sft: Checkpoint; rl: Checkpoint; target: Checkpoint },
+  vocabPolicy: VocabPolicy,
+  device: DeviceProfile,
+  choice: WeightsChoice = 'auto',
+): { plan?: MemoryPlan; weights?: PageWeightsPlan; error?: string } {
   try {
     const merge = planMerge(trio, { mode: 'merge', outDtype: 'F32', vocabPolicy });
-    return { plan: planMemory(merge.tensors, device) };
+    const weights = planPageWeights(merge.tensors, device, choice);
+    return { plan: weights.float, weights };
   } catch (e) {
     if (!(e instanceof StudioError)) throw e;
     return { error: e.message };

@@ -6,6 +6,7 @@ import { useExplorer } from '../explorer-store.ts';
 import { useStudio } from '../store.ts';
 import { AnswerHistory } from './answer-history.ts';
 import { gpuContext, onGpuReset } from './gpu.ts';
+import { deviceProfile, planTrio } from './memory-plan-session.ts';
 import { checkpointFor, loadIdentity, onCheckpointChange } from './slot-loader.ts';
 import type { Checkpoint } from '../../engine/checkpoint/open-checkpoint.ts';
 
@@ -46,7 +47,7 @@ export const answers = new AnswerHistory<KeptAnswer>();
  * GPU budget (it may choose v's dtype), and where and in which precision it runs.
  */
 export function modelIdentity(m: LiveModel): string {
-  return `${live?.key ?? trioKey()}|${m.path}|${m.compute}`;
+  return `${live?.key ?? trioKey()}|${m.path}|${m.compute}|${m.weights}`;
 }
 /** Resolves when the playground's current generate loop ends. */
 let playgroundIdle: Promise<void> = Promise.resolve();
@@ -56,7 +57,7 @@ let held: Promise<unknown> | undefined;
 const st = () => useStudio.getState();
 
 function trioKey(): string {
-  return `${loadIdentity()}|${st().merge.vocabPolicy}|${st().settings.gpuBudgetGiB}`;
+  return `${loadIdentity()}|${st().merge.vocabPolicy}|${st().settings.gpuBudgetGiB}|${st().settings.weights}`;
 }
 
 /** Frees the current model's GPU buffers and sessions (waiting for a running generation). */
@@ -110,11 +111,14 @@ export async function createPageLiveModel(trio: LiveModelOptions['trio'], onProg
   const withGpu = st().gpu.status === 'ready';
   const ort = (withGpu ? await import('onnxruntime-web/webgpu') : await import('onnxruntime-web')) as unknown as Ort;
   const ctx = withGpu ? await gpuContext() : undefined;
+  // Float or 4-bit weights, as the memory plan shows it (Settings' choice; auto: 4-bit when float does not fit).
+  const weights = planTrio(trio, st().merge.vocabPolicy, deviceProfile(st().gpu, st().settings.gpuBudgetGiB), st().settings.weights).weights?.weights ?? 'float';
   return LiveModel.create({
     trio,
     ort,
     device: ctx?.device,
     compute: ctx?.hasShaderF16 ? 'float16' : 'float32',
+    weights,
     vocabPolicy: st().merge.vocabPolicy,
     // Exploring: v in f16 where f32 does not fit (memory-plan.ts); exports never read these buffers.
     residency: { budgetBytes: st().settings.gpuBudgetGiB * 1024 ** 3, vectorDtype: EXPLORING_VECTOR_DTYPES },
