@@ -87,6 +87,14 @@ export class OrtRuntime {
         // showed as two errors on every model build. Errors (3) still print.
         logSeverityLevel: SESSION_LOG_SEVERITY_ERROR,
         ...(provider === 'cpu' && this.o.cpuThreads ? { intraOpNumThreads: this.o.cpuThreads, interOpNumThreads: 1 } : {}),
+        // The KV cache stays on the GPU: present.* come back as gpu-buffer tensors and are fed
+        // straight back as past.* (e2e/kv-cache.spec.ts counts locations and live tensors per step).
+        // Pre-allocated outputs in run()'s `fetches` (IO binding) would not save an allocation:
+        // a fetch must have the output's exact shape and present.* grows by one position per step,
+        // so every step needs a new buffer either way — taken from the EP's cache of freed buffers
+        // (storageBufferCacheMode 'bucket', onnxruntime-common 1.30's default). Reuse proper needs
+        // a fixed-capacity cache written in place (GroupQueryAttention's past/present buffer
+        // sharing, as onnxruntime-genai does) — not done.
         ...(provider === 'webgpu' && outputsOnGpu.length
           ? { preferredOutputLocation: Object.fromEntries(outputsOnGpu.map((n) => [n, 'gpu-buffer' as const])) }
           : {}),
