@@ -7,7 +7,13 @@
  *  - the page, onnxruntime-web's WebGPU EP (`--page`; SwiftShader here, so only the ratio means
  *    anything, and even it is a software rasteriser's ratio, not a GPU's).
  * Flags: --rounds N (default 7), --decode N (default 16), --prompt N (default 32), --layers N (default 4),
- * --threads N (onnxruntime-node intra-op threads, default 1), --skip-real, --page, --page-only.
+ * --threads N (onnxruntime-node intra-op threads, default 1), --skip-real, --page, --page-only,
+ * --page-real (the page on the Qwen2.5-0.5B widths instead of the bench model), --bandwidth-gbs N.
+ *
+ * On a real GPU: decode is bound by reading every weight once per token (batch 1), so
+ * tokens/s × weight bytes is the weight-read rate the decode achieves; divided by the device's
+ * memory bandwidth (--bandwidth-gbs, from its data sheet) it is the fraction of the roofline.
+ * The page section prints both; on SwiftShader the fraction is meaningless and is not printed.
  * The page compares the standard graph with all fused ops only (each variant's first run compiles
  * its WGSL, minutes under SwiftShader).
  */
@@ -52,6 +58,7 @@ for (const shape of shapes) {
   await runtime.dispose();
 }
 
+const pageShape: BenchShape = has('page-real') ? { label: `Qwen2.5-0.5B widths, ${layers} layers (head_dim 64)`, config: realConfig('0.5b', layers) } : SMALL;
 if (has('page')) {
   const { chromium } = await import('@playwright/test');
   const { createServer } = await import('vite');
@@ -66,14 +73,25 @@ if (has('page')) {
   });
   try {
     const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${port}/e2e/harness/bench-fused.html`);
-    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
-    const res = (await page.evaluate((opts) => (window as unknown as { runFusedBench: (o: unknown) => Promise<unknown> }).runFusedBench(opts), { ...o, batches: [1], variants: [VARIANTS[0], VARIANTS.at(-1)!] })) as {
+    await page.goto(`http://127.0.0.1:${port}/e2e/harness/bench-fused.html`, { timeout: 180_000 });
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready', undefined, { timeout: 180_000 });
+    const res = (await page.evaluate((opts) => (window as unknown as { runFusedBench: (o: unknown) => Promise<unknown> }).runFusedBench(opts), { ...o, batches: [1], variants: [VARIANTS[0], VARIANTS.at(-1)!], shape: pageShape })) as {
       adapter: string;
       rows: FusedBenchRow[];
       firstGeneration: { standard: number; fused: number };
+      software: boolean;
     };
-    print(`page: onnxruntime-web WebGPU EP (${res.adapter}), ${SMALL.label}`, res.rows);
+    const shape = pageShape;
+    const bytes = weightBytes(benchSpec(shape).spec, 4);
+    print(`page: onnxruntime-web WebGPU EP (${res.adapter}), ${shape.label}`, res.rows);
+    for (const r of res.rows.filter((x) => x.batch === 1)) {
+      for (const v of r.variants) {
+        const rate = (v.decode * bytes) / 1e9;
+        const bw = arg('bandwidth-gbs', 0);
+        const fraction = bw > 0 && !res.software ? `, ${((100 * rate) / bw).toFixed(1)}% of ${bw} GB/s` : res.software ? ' (software adapter: no bandwidth fraction)' : ' (give --bandwidth-gbs for the fraction)';
+        console.log(`    ${v.label}: ${v.decode.toFixed(1)} tokens/s × ${(bytes / 2 ** 20).toFixed(0)} MiB f32 weights = ${rate.toFixed(2)} GB/s of weight reads${fraction}`);
+      }
+    }
     console.log(`  first generation on new sessions (WGSL compilation included): standard ${res.firstGeneration.standard.toFixed(1)} s, all fused ${res.firstGeneration.fused.toFixed(1)} s`);
   } finally {
     await browser.close();

@@ -5,11 +5,11 @@ import { requestGpu } from '../../src/engine/gpu/request-device.ts';
 import { weightInputs } from '../../src/engine/model/decoder-graph.ts';
 import { DecoderModel } from '../../src/engine/model/decoder-model.ts';
 import { OrtRuntime, type Ort, type OrtTensor } from '../../src/engine/model/ort-runtime.ts';
-import { benchFused, benchSpec, randomWeights, SMALL, type Variant } from '../../scripts/bench/fused-bench.ts';
+import { benchFused, benchSpec, randomWeights, SMALL, type BenchShape, type Variant } from '../../scripts/bench/fused-bench.ts';
 
-(window as unknown as { runFusedBench: unknown }).runFusedBench = async (o: { promptTokens: number; decodeTokens: number; batches: number[]; rounds: number; variants: Variant[] }) => {
+(window as unknown as { runFusedBench: unknown }).runFusedBench = async (o: { promptTokens: number; decodeTokens: number; batches: number[]; rounds: number; variants: Variant[]; shape?: BenchShape }) => {
   const { device, adapterInfo } = await requestGpu();
-  const { config, spec } = benchSpec(SMALL);
+  const { config, spec } = benchSpec(o.shape ?? SMALL);
   const arrays = randomWeights(spec);
   const buffers: GPUBuffer[] = [];
   const tensors: Record<string, OrtTensor> = {};
@@ -35,6 +35,6 @@ import { benchFused, benchSpec, randomWeights, SMALL, type Variant } from '../..
   const rows = await benchFused(runtime, config, spec, { kind: 'inputs', tensors }, o);
   await runtime.dispose();
   buffers.forEach((b) => b.destroy());
-  return { adapter: [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' / '), rows, firstGeneration: first };
+  return { adapter: [adapterInfo.vendor, adapterInfo.architecture, adapterInfo.description].filter(Boolean).join(' / '), rows, firstGeneration: first, software: adapterInfo.isFallbackAdapter || /swiftshader/i.test(adapterInfo.description + adapterInfo.vendor + adapterInfo.architecture) };
 };
 document.getElementById('status')!.textContent = 'ready';
