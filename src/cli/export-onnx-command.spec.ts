@@ -74,6 +74,8 @@ const maxAbsDiff = (a: Float32Array[], b: Float32Array[]) => {
   a.forEach((row, t) => row.forEach((v, i) => (max = Math.max(max, Math.abs(v - b[t][i])))));
   return max;
 };
+/** The largest |logit|: float32 rounding differences scale with it. */
+const scaleOf = (a: Float32Array[]) => Math.max(1, ...a.map((r) => r.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
 
 describe('studio export-onnx → transformers.js', () => {
   // The demo trio (untied head, 128 wide, a tokenizer): at α = 1 its greedy text is not one token repeated.
@@ -117,11 +119,12 @@ describe('studio export-onnx → transformers.js', () => {
       expect(theirs).toEqual(ours.ids);
       expect(tokenizer.decode(theirs)).toBe(JSON.parse(gen.stdout.trim().split('\n').at(-1)!).text);
 
-      // Logits of prompt + generated tokens at every position: the same graph on the same runtime,
-      // fed by two different loops. Tolerance 1e-5 absolute (float32 logits of magnitude ~1).
+      // Logits of prompt + generated tokens at every position, fed by two different loops. The CLI
+      // may run the fused-op form of the graph (com.microsoft ops on the CPU provider), which
+      // reassociates float32 sums: within 1e-6 of the largest |logit| (measured 4.6e-5 absolute here).
       const ids = [...promptIds, ...ours.ids];
-      const diff = maxAbsDiff(await logitsOf(model, ids), await studioLogits(demo(), ids));
-      expect(diff).toBeLessThanOrEqual(1e-5);
+      const mine = await studioLogits(demo(), ids);
+      expect(maxAbsDiff(await logitsOf(model, ids), mine)).toBeLessThanOrEqual(1e-6 * scaleOf(mine));
     } finally {
       await model.dispose();
     }
@@ -155,7 +158,8 @@ describe('studio export-onnx → transformers.js', () => {
     const model = await AutoModelForCausalLM.from_pretrained('single', { local_files_only: true, device: 'cpu' });
     try {
       const ids = [283, 10, 20, 30, 284];
-      expect(maxAbsDiff(await logitsOf(model, ids), await studioLogits(['--model', src], ids))).toBeLessThanOrEqual(1e-5);
+      const mine = await studioLogits(['--model', src], ids);
+      expect(maxAbsDiff(await logitsOf(model, ids), mine)).toBeLessThanOrEqual(1e-6 * scaleOf(mine));
     } finally {
       await model.dispose();
     }
