@@ -78,3 +78,30 @@ for (const [prefix, maxBufferBytes] of [
     expect(maxAbsDiff(page0, page1)).toBeGreaterThan(100 * 1e-4 * Math.max(1, maxAbs(page0)));
   });
 }
+
+test("a Qwen2.5-0.5B-shaped trio (2 of 24 layers) in the 4-bit mode on WebGPU's default limits: 4-bit inputs bit for bit the CPU quantiser's at two α, logits as the float64 reference over the dequantised weights", async ({ page }) => {
+  test.setTimeout(15 * 60_000);
+  type Real = {
+    limits: { maxBufferSize: number; maxStorageBufferBindingSize: number };
+    embedBlocks: number;
+    compute: string;
+    memory: PageQ4['memory'];
+    results: { alpha: number; ms: number; projections: number; mismatchedBytes: number; maxDiff?: number; scale?: number }[];
+    errors: string[];
+  };
+  const res = await call<Real>(page, 'runRealSizeQ4', { layers: 2, prompt: [9707, 11, 1879, 0], alphas: [1, -0.5], budgetBytes: 2 * 1024 ** 3 });
+  console.log(JSON.stringify({ ...res, results: res.results }));
+  expect(res.errors).toEqual([]);
+  expect(res.limits).toEqual({ maxBufferSize: 256 * 1024 ** 2, maxStorageBufferBindingSize: 128 * 1024 ** 2 });
+  expect(res.compute).toBe('float32');
+  // The 519 MiB f32 embedding (tied head) in 5 blocks of at most 128 MiB; 14 projections (2 layers × 7).
+  expect(res.embedBlocks).toBe(5);
+  expect(res.memory.transientBytes).toBe(4864 * 896 * 4);
+  for (const r of res.results) {
+    expect(r.projections, `α=${r.alpha}`).toBe(14);
+    expect(r.mismatchedBytes, `α=${r.alpha}`).toBe(0);
+  }
+  // f32 on the GPU against float64, dot products of 896 and 4864 terms (as real-size.spec.ts's float run).
+  const [first] = res.results;
+  expect(first.maxDiff! / first.scale!).toBeLessThan(2e-4);
+});
