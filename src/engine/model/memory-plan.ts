@@ -216,7 +216,8 @@ export function formatSeconds(s: number): string {
 }
 
 /**
- * The 4-bit plan (`--weights q4` in the CLI; the page may offer it later): the decoder layers'
+ * The 4-bit plan (`--weights q4` in the CLI; the page's 4-bit weights mode, resident-q4-merge.ts,
+ * allocates exactly these buffers with floatDtype F32 — see planPageWeights): the decoder layers'
  * projections held as MatMulNBits inputs (4-bit codes, float32 scales, packed zero points —
  * quant/q4-quantize.ts), everything else (embedding, untied head, norms, biases) in `floatDtype`.
  * θ(α) is merged tensor by tensor from streamed checkpoints (no target or v kept: at 7B they alone
