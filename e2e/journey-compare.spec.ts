@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect, test, type Locator, type Page, type TestInfo } from '@playwright/test';
@@ -28,18 +30,18 @@ async function cliIds(alpha: number): Promise<number[]> {
   const { stdout } = await run(
     'node',
     ['bin/studio.js', 'generate', '--sft', TRIO.sft, '--rl', TRIO.rl, '--target', TRIO.target, `--alpha=${alpha}`, '--prompt', PROMPT, '--max-new-tokens', String(MAX_NEW)],
-    { env: { ...process.env, STUDIO_CACHE_DIR: join(testInfoDir, 'cli-cache') } },
+    { env: { ...process.env, STUDIO_CACHE_DIR: cliCache } },
   );
   const last = stdout.trim().split('\n').at(-1)!;
   return (JSON.parse(last) as { ids: number[] }).ids;
 }
-let testInfoDir = '';
+/** The CLI's model cache for these tests: outside test-results/, which another Playwright run may clear meanwhile. */
+const cliCache = mkdtempSync(join(tmpdir(), 'journey-compare-cli-'));
 
 const idsOf = async (col: Locator) => (await col.getAttribute('data-ids'))!.split(',').filter(Boolean).map(Number);
 
 test('journey 2: drop three folders → verdict → merge → three α side by side, each column = `studio generate` at its α; a kept answer when α comes back', async ({ page }, testInfo) => {
   test.setTimeout(180_000);
-  testInfoDir = testInfo.outputPath();
   // The merge panel saves into a picked folder; headless Chromium has no picker, so the origin-private file system stands in.
   await page.addInitScript(() => {
     (window as unknown as { showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker = () => navigator.storage.getDirectory();
@@ -217,4 +219,52 @@ test('a benchmark item compared across α: the column at the run\'s α gives the
     expect(colVerdicts).toEqual(runVerdicts);
     for (let i = 0; i < 4; i++) await expect(columns.nth(i).getByTestId('column-extracted')).toContainText('strict-match:');
   }
+});
+
+test('a log-likelihood item (demo_arith) compared across α: each column scores the choices; at the run\'s α the verdict is the run\'s', async ({ page }) => {
+  test.setTimeout(180_000);
+  await page.goto('/');
+  await page.getByRole('button', { name: 'Load the demo trio' }).click();
+  const bench = page.getByTestId('benchmarks');
+  await expect(bench.getByTestId('bench-run')).toBeEnabled({ timeout: 60_000 });
+  for (const name of ['gsm8k_cot', 'gsm8k_cot_zeroshot', 'sciq', 'humaneval', 'demo_arith', 'bbh_cot_fewshot']) {
+    await bench.getByRole('group', { name: 'tasks' }).getByLabel(name, { exact: true }).setChecked(name === 'demo_arith');
+  }
+  await bench.getByLabel('items per task').fill('3');
+  await bench.getByTestId('bench-run').click();
+  await expect(bench.getByTestId('bench-status')).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
+  const explorer = page.getByTestId('alpha-explorer');
+  await explorer.getByLabel('a benchmark item').check();
+  await explorer.getByLabel('benchmark item', { exact: true }).selectOption('demo_arith#2');
+  await explorer.getByRole('button', { name: 'Compare' }).click();
+  const columns = explorer.getByTestId('compare-column');
+  for (let i = 0; i < 4; i++) await expect(columns.nth(i)).toHaveAttribute('data-status', 'done', { timeout: 60_000 });
+  const row = page.getByTestId('bench-item').and(page.locator('[data-task="demo_arith"][data-index="2"]'));
+  const runMetrics = JSON.parse((await row.getAttribute('data-metrics'))!) as Record<string, number>;
+  for (const i of [2, 3]) {
+    // Columns 3 (α = 1) and 4 (the slider, at 1): the run's α.
+    const verdicts: Record<string, number> = {};
+    for (const v of await columns.nth(i).getByTestId('column-verdict').all()) verdicts[(await v.getAttribute('data-metric'))!] = Number(await v.getAttribute('data-value'));
+    expect(verdicts).toEqual(runMetrics);
+    await expect(columns.nth(i).getByTestId('column-choices').locator('li')).toHaveCount(10);
+  }
+  // Column 4 asked what column 3 already answered (same item, α and model): kept.
+  await expect(columns.nth(3)).toHaveAttribute('data-kept', 'true');
+});
+
+test('without WebGPU the explorer runs on WASM (said so), and each column still equals `studio generate` at its α', async ({ page }) => {
+  test.setTimeout(180_000);
+  await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+  await page.goto('/');
+  await page.getByRole('button', { name: 'Load the demo trio' }).click();
+  const pg = page.getByTestId('playground');
+  await pg.getByLabel('max new tokens').fill(String(MAX_NEW));
+  const explorer = page.getByTestId('alpha-explorer');
+  await explorer.getByRole('button', { name: 'remove column 4' }).click();
+  await explorer.getByRole('button', { name: 'Compare' }).click();
+  const columns = explorer.getByTestId('compare-column');
+  for (let i = 0; i < 3; i++) await expect(columns.nth(i)).toHaveAttribute('data-status', 'done', { timeout: 60_000 });
+  await expect(explorer.getByTestId('explorer-how')).toContainText('on the CPU, with a new session');
+  const cli = await Promise.all([-1, 0, 1].map(cliIds));
+  for (let i = 0; i < 3; i++) expect(await idsOf(columns.nth(i)), `α = ${[-1, 0, 1][i]}`).toEqual(cli[i]);
 });
