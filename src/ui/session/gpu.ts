@@ -1,7 +1,7 @@
 import { adapterName, requestGpu, type GpuContext } from '../../engine/gpu/request-device.ts';
 import { useExplorer } from '../explorer-store.ts';
 import { useStudio } from '../store.ts';
-import { runningWork } from './work-status.ts';
+import { runningWork, type WorkItem, type WorkKind } from './work-status.ts';
 
 /**
  * The page's one GPU context; the WGSL kernels and the ORT sessions share this device. After a
@@ -13,6 +13,30 @@ let context: Promise<GpuContext> | undefined;
 /** Which context is current: a loss reported by an older device (one we replaced) is not news. */
 let generation = 0;
 const resetListeners = new Set<() => void>();
+
+/**
+ * A loss fails the work in flight (its mapAsync or session run rejects, its status turns 'error')
+ * before `device.lost` resolves — the order is not specified — so work that stopped just before
+ * the loss is reported counts as interrupted too. Seconds, not a frame: a stopped run's catch and
+ * the lost promise may be a few event-loop turns apart on a loaded machine.
+ */
+const LOSS_WINDOW_MS = 5_000;
+/** Work that stopped running, by kind, and when: read when the device is lost. */
+const stoppedAt = new Map<WorkKind, { item: WorkItem; at: number }>();
+let runningNow: WorkItem[] = [];
+function watchWork(): void {
+  const now = runningWork(useStudio.getState(), useExplorer.getState());
+  for (const w of runningNow) if (!now.some((n) => n.kind === w.kind)) stoppedAt.set(w.kind, { item: w, at: performance.now() });
+  runningNow = now;
+}
+useStudio.subscribe(watchWork);
+useExplorer.subscribe(watchWork);
+
+function interruptedWork(): { kind: string; label: string }[] {
+  const recent = [...stoppedAt.values()].filter((s) => performance.now() - s.at < LOSS_WINDOW_MS).map((s) => s.item);
+  const all = [...runningWork(useStudio.getState(), useExplorer.getState()), ...recent];
+  return all.filter((w, i) => all.findIndex((x) => x.kind === w.kind) === i).map(({ kind, label }) => ({ kind, label }));
+}
 
 export function gpuContext(): Promise<GpuContext> {
   return (context ??= requestGpu());
@@ -45,7 +69,7 @@ export async function startGpu(): Promise<void> {
     void ctx.device.lost.then((info) => {
       if (mine !== generation) return; // the device we replaced on purpose
       // What was running when the device went: named in the lost state, so "Resume" knows what to restart.
-      const interrupted = runningWork(useStudio.getState(), useExplorer.getState()).map(({ kind, label }) => ({ kind, label }));
+      const interrupted = interruptedWork();
       console.error(`[studio] WebGPU device lost (${info.reason}): ${info.message}`);
       set({
         ...useStudio.getState().gpu,
