@@ -33,6 +33,7 @@ async function cliForward(prefix: string, alpha: number, ids: number[]): Promise
 
 type PageQ4 = {
   weights: string;
+  held: { bytes: number; buffers: number };
   compute: string;
   path: string;
   memory: { bytes: number; quantizedBytes: number; floatBytes: number; transientBytes: number; stagingBytes: number; floatModelBytes: number };
@@ -62,6 +63,10 @@ for (const [prefix, maxBufferBytes] of [
     expect(res.errors).toEqual([]);
     expect([res.weights, res.compute, res.path]).toEqual(['q4', 'float32', 'gpu-zero-copy']);
     expect(res.memory.bytes).toBe(res.memory.quantizedBytes + res.memory.floatBytes + res.memory.transientBytes + res.memory.stagingBytes);
+    // What was allocated is what the plan counts, up to each buffer's rounding to whole 4-byte words.
+    const planned = res.memory.quantizedBytes + res.memory.floatBytes + res.memory.transientBytes;
+    expect(res.held.bytes - planned).toBeGreaterThanOrEqual(0);
+    expect(res.held.bytes - planned).toBeLessThan(4 * res.held.buffers);
     const cli = await Promise.all(alphas.map((a) => cliForward(prefix, a, ids)));
     const page0 = res.results[0].logits;
     const page1 = res.results[1].logits;

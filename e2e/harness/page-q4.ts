@@ -42,6 +42,7 @@ w.runPageQ4 = async (o: { prefix: string; alphas: number[]; ids: number[]; budge
     const m = live.q4Memory!;
     return {
       weights: live.weights,
+      held: live.q4Held,
       compute: live.compute,
       path: live.path,
       memory: { bytes: m.bytes, quantizedBytes: m.quantizedBytes, floatBytes: m.floatBytes, transientBytes: m.transientBytes, stagingBytes: m.stagingBytes, floatModelBytes: m.floatModelBytes },

@@ -114,6 +114,16 @@ export class ResidentQ4Merge {
     if (bytes.length) writeBufferPadded(this.device.queue, buf, offset, bytes);
   }
 
+  /**
+   * Bytes of the weight buffers allocated (float tensors, 4-bit inputs, the scratch), and how many
+   * buffers: what planQ4Memory counts as quantizedBytes + floatBytes + transientBytes, each buffer
+   * rounded up to whole 4-byte words (the staging chunks are the merger's, allocated as it goes).
+   */
+  get held(): { bytes: number; buffers: number } {
+    const all = [...this.floats.map((f) => f.out), ...this.q4.flatMap((q) => [q.packed, q.scales, q.zeroPoints]), this.scratch];
+    return { bytes: all.reduce((a, b) => a + b.size, 0), buffers: all.length };
+  }
+
   /** The row blocks a float tensor is held as, or undefined when it is one buffer. */
   blocksOf(name: string) {
     return this.split.find((s) => s.name === name)?.blocks;

@@ -139,6 +139,11 @@ export class LiveModel {
     return this.q4?.memory;
   }
 
+  /** Bytes and number of the 4-bit mode's weight buffers as allocated (checked against q4Memory). */
+  get q4Held(): { bytes: number; buffers: number } | undefined {
+    return this.q4?.held;
+  }
+
   /** 'gpu-zero-copy' or 'cpu-copy' (the fallback copies weights through host memory). */
   get path(): 'gpu-zero-copy' | 'cpu-copy' {
     return this.resident || this.q4 ? 'gpu-zero-copy' : 'cpu-copy';
