@@ -76,7 +76,10 @@ for (const [prefix, maxBufferBytes] of [
       const diff = maxAbsDiff(r.logits, want.data);
       const scale = maxAbs(want.data);
       console.log(`${prefix} α=${r.alpha}: page q4 vs CLI q4 max |Δlogit| ${diff.toExponential(2)} (max |logit| ${scale.toFixed(2)}, relative ${(diff / scale).toExponential(2)}); setAlpha ${r.ms.toFixed(0)} ms`);
-      // Same 4-bit weights on both sides; float32 matmuls summed in different orders.
+      // Same 4-bit weights on both sides; float32 matmuls summed in different orders. The float
+      // weights differ between page and CLI by as much on these trios (measured with the harness'
+      // weights: 'float': 2.9e-7 tiny, 5.3e-5 demo relative): onnxruntime-web's WebGPU kernels
+      // against onnxruntime-node's CPU ones on the demo trio's large logits, not the 4-bit path.
       expect(diff).toBeLessThanOrEqual(1e-4 * Math.max(1, scale));
     }
     // A new α re-quantised: the logits moved (by far more than the bound above).

@@ -17,7 +17,7 @@ import { referenceForward } from '../../test-support/reference-forward.ts';
 
 const w = window as unknown as Record<string, unknown>;
 
-w.runPageQ4 = async (o: { prefix: string; alphas: number[]; ids: number[]; budgetBytes: number; maxBufferBytes?: number }) => {
+w.runPageQ4 = async (o: { prefix: string; alphas: number[]; ids: number[]; budgetBytes: number; maxBufferBytes?: number; weights?: 'float' | 'q4' }) => {
   const open = async (n: string) => openCheckpoint(await httpFolderSource(`/demo/${o.prefix}-${n}/`, `${o.prefix}-${n}`));
   const [sft, rl, target] = await Promise.all(['sft', 'rl', 'target'].map(open));
   const { device } = await requestGpu();
@@ -28,8 +28,8 @@ w.runPageQ4 = async (o: { prefix: string; alphas: number[]; ids: number[]; budge
     trio: { sft, rl, target },
     ort: ort as unknown as Ort,
     device,
-    compute: 'float16',
-    weights: 'q4',
+    compute: o.weights === 'float' ? 'float32' : 'float16',
+    weights: o.weights ?? 'q4',
     residency: { budgetBytes: o.budgetBytes, maxBufferBytes: o.maxBufferBytes },
   });
   const results: { alpha: number; dims: number[]; logits: number[]; ms: number }[] = [];
@@ -39,7 +39,7 @@ w.runPageQ4 = async (o: { prefix: string; alphas: number[]; ids: number[]; budge
       const out = await live.model.forward([o.ids]);
       results.push({ alpha, dims: [...out.dims], logits: [...out.data], ms });
     }
-    const m = live.q4Memory!;
+    const m = live.q4Memory ?? { bytes: 0, quantizedBytes: 0, floatBytes: 0, transientBytes: 0, stagingBytes: 0, floatModelBytes: 0 };
     return {
       weights: live.weights,
       held: live.q4Held,
