@@ -3,7 +3,7 @@ import { ROLE_LABEL } from '../../engine/checkpoint/compatibility.ts';
 import { checkPresetFit, fitError, loadPreset, presets, type Preset, type PresetFit } from '../session/preset-fit.ts';
 import { useStudio } from '../store.ts';
 import { formatBytes, formatParameterCount } from '../format.ts';
-import { MemoryPlanView } from './MemoryPlanView.tsx';
+import { MemoryPlanView, Q4PlanView } from './MemoryPlanView.tsx';
 
 type FitState = { preset: string; status: 'checking' } | { preset: string; status: 'done'; fit: PresetFit } | { preset: string; status: 'error'; error: string };
 
@@ -93,7 +93,8 @@ function FitView({ state, budgetGiB }: { state: FitState; budgetGiB: number }) {
           <span data-testid="preset-storage">This browser does not report its storage quota.</span>
         )}
       </p>
-      {fit.plan && <MemoryPlanView plan={fit.plan} budgetGiB={budgetGiB} />}
+      {/* 4-bit when the page would build it so (auto: the float weights do not fit, 4-bit does). */}
+      {fit.weights?.weights === 'q4' ? <Q4PlanView weights={fit.weights} budgetGiB={budgetGiB} /> : fit.plan && <MemoryPlanView plan={fit.plan} budgetGiB={budgetGiB} />}
       {fit.planError && (
         <p className="error" data-testid="memory-plan-refused">
           The studio would refuse this trio: {fit.planError}

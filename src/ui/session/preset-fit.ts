@@ -2,7 +2,7 @@ import * as v from 'valibot';
 import type { Role } from '../../engine/checkpoint/compatibility.ts';
 import { openCheckpoint, type Checkpoint } from '../../engine/checkpoint/open-checkpoint.ts';
 import { StudioError } from '../../engine/errors.ts';
-import type { MemoryPlan } from '../../engine/model/memory-plan.ts';
+import type { MemoryPlan, PageWeightsPlan } from '../../engine/model/memory-plan.ts';
 import { cacheKey } from '../../engine/sources/cache/cache-store.ts';
 import { opfsCacheStore } from '../../engine/sources/cache/opfs-cache-store.ts';
 import { openHubSource, type HubSource } from '../../engine/sources/hub-source.ts';
@@ -99,6 +99,8 @@ export interface PresetFit {
   /** navigator.storage.estimate(): what this origin may still store. Undefined where the browser does not say. */
   storage?: { quota: number; usage: number; free: number };
   plan?: MemoryPlan;
+  /** Float or 4-bit, as the playground would build it (Settings' weights choice). */
+  weights?: PageWeightsPlan;
   /** Why the trio cannot be planned (its verdict refuses it). */
   planError?: string;
 }
@@ -144,8 +146,8 @@ export async function checkPresetFit(p: Preset): Promise<PresetFit> {
   const estimate = await navigator.storage?.estimate?.().catch(() => undefined);
   const storage = estimate?.quota !== undefined ? { quota: estimate.quota, usage: estimate.usage ?? 0, free: estimate.quota - (estimate.usage ?? 0) } : undefined;
   const st = useStudio.getState();
-  const { plan, error } = planTrio({ sft: trio[0].ckpt, rl: trio[1].ckpt, target: trio[2].ckpt }, st.merge.vocabPolicy, deviceProfile(st.gpu, st.settings.gpuBudgetGiB));
-  return { repos, downloadBytes, storage, plan, planError: error };
+  const { plan, weights, error } = planTrio({ sft: trio[0].ckpt, rl: trio[1].ckpt, target: trio[2].ckpt }, st.merge.vocabPolicy, deviceProfile(st.gpu, st.settings.gpuBudgetGiB), st.settings.weights);
+  return { repos, downloadBytes, storage, plan, weights, planError: error };
 }
 
 /** Puts the preset's ids in the three slots and loads them (headers only, as typing them would). */
