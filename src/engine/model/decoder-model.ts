@@ -65,9 +65,9 @@ export interface ExternalModelFiles {
  * Where the fused graph (fused-ops.ts) is the default: only where it is exact against the
  * standard graph and not slower (npm run bench:fused, same model and run).
  * - `cpu` (onnxruntime-node): all fused. Logits within 2.4e-7 relative of the standard graph
- *   (fused-ops.spec.ts); decode tokens per CPU-second 1.10–1.25× on the bench model (batch 1
- *   and 4, three runs), 0.97–1.06× — equal within the noise — at Qwen2.5-0.5B's widths, where the
- *   151,936-row head dominates a token's work.
+ *   (fused-ops.spec.ts); decode tokens per CPU-second (one intra-op thread, load-proof where
+ *   wall times swung 2×) 1.07–1.25× on the bench model (batch 1 and 4, four runs), 0.97–1.12× at
+ *   Qwen2.5-0.5B's widths with 2 and 4 layers (the 151,936-row head dominates a token's work).
  * - `wasm`, `webgpu`: the standard graph. Exact there too (e2e/kv-cache.spec.ts for WebGPU), but
  *   WASM was not measured, and on WebGPU the only adapter here is SwiftShader, whose timings say
  *   nothing about a GPU (see the bench's page section); `graphOptions.fused` opts in.
