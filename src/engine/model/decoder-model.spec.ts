@@ -126,6 +126,38 @@ describe('decoder graph (onnxruntime-web WASM in Node) against the reference for
     await model.dispose();
   });
 
+  it('onToken reports each row after every step (a finished row no more); an aborted signal stops after the step in flight', async () => {
+    const ckpt = await open('tiny-qwen2-target');
+    const { model } = await modelFor(ckpt);
+    const whole = await model.generate(PROMPTS, { maxNewTokens: 5, eosTokenIds: [] });
+    const eos = whole[1].ids[1];
+    const ended = await model.generate(PROMPTS, { maxNewTokens: 5, eosTokenIds: [eos] });
+    const seen: Array<[number, number[]]> = [];
+    const streamed = await model.generate(PROMPTS, { maxNewTokens: 5, eosTokenIds: [eos], onToken: (row, ids) => seen.push([row, [...ids]]) });
+    expect(streamed).toEqual(ended);
+    // Every row's reports are its prefixes, one per token, ending with the whole answer.
+    for (let b = 0; b < PROMPTS.length; b++) {
+      const mine = seen.filter(([r]) => r === b).map(([, ids]) => ids);
+      expect(mine).toEqual(ended[b].ids.map((_, i) => ended[b].ids.slice(0, i + 1)));
+    }
+    const ac = new AbortController();
+    const got: number[][] = [];
+    const cancelled = model.generate([PROMPTS[0]], {
+      maxNewTokens: 5,
+      eosTokenIds: [],
+      signal: ac.signal,
+      onToken: (_row, ids) => {
+        got.push([...ids]);
+        if (ids.length === 2) ac.abort();
+      },
+    });
+    await expect(cancelled).rejects.toThrow('the generation was cancelled.');
+    expect(got).toEqual([whole[0].ids.slice(0, 1), whole[0].ids.slice(0, 2)]);
+    // The model is still usable after a cancelled generation (its cache was disposed, not left in use).
+    expect(await model.generate([PROMPTS[0]], { maxNewTokens: 5, eosTokenIds: [] })).toEqual([whole[0]]);
+    await model.dispose();
+  });
+
   it('stop strings end a row and are cut from its text; other rows go on', async () => {
     const ckpt = await open('tiny-qwen2-target');
     const { model } = await modelFor(ckpt);

@@ -22,6 +22,16 @@ export interface GenerateOptions extends SamplingOptions {
   decode?: (ids: number[]) => string;
   stopStrings?: string[];
   padTokenId?: number;
+  /** Called after each step with the row index and that row's new ids so far (finished rows are not reported again). */
+  onToken?: (row: number, ids: readonly number[]) => void;
+  /** Aborting stops the generation after the step in flight: generate rejects with GenerationCancelledError. */
+  signal?: AbortSignal;
+}
+
+export class GenerationCancelledError extends StudioError {
+  constructor() {
+    super('the generation was cancelled.');
+  }
 }
 
 export interface GeneratedRow {
@@ -233,6 +243,7 @@ export class DecoderModel {
   /** Batched generation with left padding; the KV cache stays where the provider keeps it. */
   async generate(rows: number[][], o: GenerateOptions): Promise<GeneratedRow[]> {
     this.validate(rows, o.maxNewTokens);
+    if (o.signal?.aborted) throw new GenerationCancelledError();
     const session = await this.session('last');
     const { Tensor } = this.runtime.ort;
     const B = rows.length;
@@ -260,11 +271,13 @@ export class DecoderModel {
         const logits = (await result.logits.getData()) as Float32Array;
         result.logits.dispose();
         const next: number[] = [];
+        const picked: number[] = [];
         for (let b = 0; b < B; b++) {
           if (done[b]) {
             next.push(pad);
             continue;
           }
+          picked.push(b);
           const token = pickToken(logits.subarray(b * V, (b + 1) * V), o, random);
           next.push(token);
           out[b].ids.push(token);
@@ -279,7 +292,10 @@ export class DecoderModel {
             }
           }
         }
+        if (o.onToken) for (const b of picked) o.onToken(b, out[b].ids.slice());
         if (done.every(Boolean) || step === o.maxNewTokens - 1) break;
+        // Checked between steps: the tokens so far were reported, the cache is disposed below.
+        if (o.signal?.aborted) throw new GenerationCancelledError();
         maskRow = maskRow.map((m) => [...m, 1]);
         lastPos = lastPos.map((p) => p + 1);
         const T = maskRow[0].length;

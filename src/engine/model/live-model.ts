@@ -6,7 +6,9 @@ import { ResidentMerge, type ResidencyOptions, type ResidencyPlan } from '../mer
 import { ResidentQ4Merge } from '../merge/resident-q4-merge.ts';
 import type { Q4MemoryPlan } from './memory-plan.ts';
 import { decoderSpec, splitWeights, weightInputs, type ComputeDtype, type DecoderSpec } from './decoder-graph.ts';
-import { DecoderModel, type GenerateOptions, type GeneratedRow, type WeightFeed } from './decoder-model.ts';
+import { DecoderModel, GenerationCancelledError, type GenerateOptions, type GeneratedRow, type WeightFeed } from './decoder-model.ts';
+
+export { GenerationCancelledError };
 import { OrtRuntime, type Ort, type RuntimeOptions } from './ort-runtime.ts';
 import { StudioTokenizer } from './tokenizer.ts';
 import { mergedWeightsF32 } from './weights.ts';
@@ -52,7 +54,7 @@ export interface LiveModelOptions {
  */
 export type BuildProgress =
   | { phase: 'tokenizer' }
-  | { phase: 'weights'; done: number; total: number }
+  | { phase: 'weights'; done: number; total: number; q4?: boolean }
   | { phase: 'graph' }
   | { phase: 'session' }
   | { phase: 'warmup' }
@@ -64,7 +66,9 @@ export function describeBuildPhase(p: BuildProgress): string {
     case 'tokenizer':
       return 'reading the tokenizer';
     case 'weights':
-      return `uploading the target and v to the GPU (${p.done} of ${p.total} tensors)`;
+      return p.q4
+        ? `merging θ(α) and quantising its projections to 4 bits on the GPU (${p.done} of ${p.total} tensors)`
+        : `uploading the target and v to the GPU (${p.done} of ${p.total} tensors)`;
     case 'graph':
       return 'building the ONNX graph';
     case 'session':
@@ -77,25 +81,10 @@ export function describeBuildPhase(p: BuildProgress): string {
 }
 
 /** Options of a streamed generation of one prompt (LiveModel.generateStreaming). */
-export interface StreamOptions extends GenerateOptions {
+export interface StreamOptions extends Omit<GenerateOptions, 'onToken'> {
   /** Called after each new token with all the new ids so far. */
   onToken?: (ids: readonly number[]) => void;
-  /** Aborting stops the generation after the token in flight (the promise rejects with GenerationCancelledError). */
-  signal?: AbortSignal;
 }
-
-export class GenerationCancelledError extends StudioError {
-  constructor() {
-    super('the generation was cancelled.');
-  }
-}
-
-/**
- * A stop string no decoded text contains: with one present, DecoderModel.generate calls `decode`
- * after every token, which is how a generation is streamed and cancelled without a second decode
- * loop (see generateStreaming). U+FFFF is a Unicode noncharacter: tokenizers never emit it.
- */
-const NEVER_DECODED = '\uffff\uffff<never>';
 
 /** The runtime with its session creation observed: the graph is built by then (DecoderModel builds it first). */
 class ObservedRuntime extends OrtRuntime {
@@ -182,9 +171,9 @@ export class LiveModel {
     try {
       if (o.weights === 'q4' && !o.device) throw new StudioError('4-bit weights need WebGPU in the page (the WASM provider runs float32 weights); choose "weights: float" or use the CLI with --weights q4.');
       if (o.device && o.weights === 'q4') {
-        report({ phase: 'weights', done: 0, total: plan.tensors.length });
+        report({ phase: 'weights', done: 0, total: plan.tensors.length, q4: true });
         q4 = await ResidentQ4Merge.create(o.device, plan, { budgetBytes: o.residency?.budgetBytes ?? Number.MAX_SAFE_INTEGER, maxBufferBytes: o.residency?.maxBufferBytes }, (done, total) =>
-          report({ phase: 'weights', done, total }),
+          report({ phase: 'weights', done, total, q4: true }),
         );
         const held = q4;
         spec = splitWeights(spec, (name) => held.blocksOf(name));
@@ -265,16 +254,10 @@ export class LiveModel {
    * streamed and `text` stays absent.
    */
   generateStreaming(prompt: number[], o: StreamOptions): Promise<GeneratedRow> {
-    const { onToken, signal, decode, stopStrings, ...rest } = o;
-    if (signal?.aborted) return Promise.reject(new GenerationCancelledError());
-    const observe = (ids: number[]): string => {
-      if (signal?.aborted) throw new GenerationCancelledError();
-      onToken?.(ids.slice());
-      return decode ? decode(ids) : '';
-    };
+    const { onToken, ...rest } = o;
+    if (o.signal?.aborted) return Promise.reject(new GenerationCancelledError());
     return this.exclusive(async () => {
-      const [row] = await this.model.generate([prompt], { ...rest, decode: observe, stopStrings: [...(stopStrings ?? []), NEVER_DECODED] });
-      if (!decode) return { ids: row.ids, finishReason: row.finishReason };
+      const [row] = await this.model.generate([prompt], { ...rest, onToken: onToken && ((_row, ids) => onToken(ids)) });
       return row;
     });
   }
