@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import type { Locator, Page } from '@playwright/test';
+import type { Locator, Page, TestInfo } from '@playwright/test';
 import { MOCK_HUB_PORT } from '../playwright.config.ts';
 
 export const FIXTURES = join(process.cwd(), 'fixtures');
@@ -53,4 +53,13 @@ export async function loadHubId(page: Page, role: 'sft' | 'rl' | 'target', id: s
   const slot = page.getByTestId(`slot-${role}`);
   await slot.getByRole('textbox').fill(id);
   await slot.getByRole('button', { name: 'Load' }).click();
+}
+
+/**
+ * A journey's screenshot, kept as a test artefact: written as a PNG into the test's output folder
+ * (test-results/<test>/<name>.png, kept whether the test passes or fails) and attached to the report.
+ */
+export async function keepScreenshot(page: Page, info: TestInfo, name: string, o: { fullPage?: boolean } = {}): Promise<void> {
+  const body = await page.screenshot({ path: info.outputPath(`${name}.png`), fullPage: o.fullPage ?? true });
+  await info.attach(name, { body, contentType: 'image/png' });
 }

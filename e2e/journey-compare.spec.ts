@@ -3,8 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { expect, test, type Locator, type Page, type TestInfo } from '@playwright/test';
-import { dropFolder, FIXTURES, useMockHub } from './helpers.ts';
+import { expect, test, type Locator } from '@playwright/test';
+import { dropFolder, FIXTURES, useMockHub, keepScreenshot } from './helpers.ts';
 
 /**
  * Journey 2 (issue 13): a researcher drops three checkpoint folders, reads the verdict, merges,
@@ -21,9 +21,7 @@ const TRIO = { sft: model('demo-arith-sft'), rl: model('demo-arith-rl'), target:
 const PROMPT = '3+4=';
 const MAX_NEW = 6;
 
-async function shot(page: Page, testInfo: TestInfo, name: string) {
-  await testInfo.attach(name, { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
-}
+const shot = keepScreenshot;
 
 /** `studio generate` on the same trio at α: the ids it prints (last stdout line is JSON). */
 async function cliIds(alpha: number): Promise<number[]> {

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, test, type Page, type TestInfo } from '@playwright/test';
-import { clearMockFaults, FIXTURES, MOCK_HUB, setMockFaults, useMockHub } from './helpers.ts';
+import { expect, test } from '@playwright/test';
+import { clearMockFaults, FIXTURES, MOCK_HUB, setMockFaults, useMockHub, keepScreenshot } from './helpers.ts';
 
 /**
  * Journey 3, as a researcher walks it: pick a preset served by the (mock) Hub → its sizes and the
@@ -23,9 +23,7 @@ const requestLog = async (): Promise<LogEntry[]> => (await fetch(`${MOCK_HUB}/__
 const weightGets = (log: LogEntry[], role: string) => log.filter((r) => r.method === 'GET' && r.url.includes(`${REPO(role)}/resolve/`) && r.url.endsWith(WEIGHTS));
 const rangeStart = (r: LogEntry) => Number(/^bytes=(\d+)-/.exec(r.range ?? 'bytes=0-')![1]);
 
-async function shot(page: Page, testInfo: TestInfo, name: string) {
-  await testInfo.attach(name, { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
-}
+const shot = keepScreenshot;
 
 test.afterEach(async () => {
   await clearMockFaults();

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Locator, type Page, type TestInfo } from '@playwright/test';
-import { FIXTURES } from './helpers.ts';
+import { FIXTURES, keepScreenshot } from './helpers.ts';
 
 /**
  * The workspace as one instrument: at 1280×800 the folded trio, the plot and the α explorer are
@@ -14,11 +14,8 @@ import { FIXTURES } from './helpers.ts';
 const DEMO = JSON.parse(readFileSync(join(FIXTURES, 'models', 'demo-arith-target', 'demo.json'), 'utf8')) as { accuracy: { alpha: number; digitsOnly: number }[] };
 const demoCorrect = (alpha: number) => Math.round(DEMO.accuracy.find((a) => a.alpha === alpha)!.digitsOnly * 100);
 
-/** A screenshot attached to the report and kept as a file in the test's output folder. */
-async function shot(page: Page, info: TestInfo, name: string) {
-  const body = await page.screenshot({ path: info.outputPath(`${name}.png`) });
-  await info.attach(name, { body, contentType: 'image/png' });
-}
+// What the window shows (the layout at its viewport), not the whole scrolled page.
+const shot = (page: Page, info: TestInfo, name: string) => keepScreenshot(page, info, name, { fullPage: false });
 
 async function loadDemo(page: Page) {
   await page.getByRole('button', { name: 'Load the demo trio' }).click();
@@ -144,10 +141,14 @@ test('one α for every panel, in the URL hash beside a share link: a reload keep
   await panel.getByTestId('share-copy').click();
   await expect(page).toHaveURL(/#r=1\.[A-Za-z0-9_-]+&a=1\.5$/);
   const table = await panel.getByTestId('plot-table').innerText();
+  // α edited by hand beside the link moves α; it is not a new link (the page's own run stays, not re-opened as shared).
+  await page.evaluate(() => (location.hash = location.hash.replace(/a=1\.5$/, 'a=0.25')));
+  await expect(page.getByLabel('α', { exact: true })).toHaveValue('0.25');
+  await expect(page.getByTestId('shared-notice')).toHaveCount(0);
   await page.reload();
   await expect(page.getByTestId('shared-notice')).toBeVisible();
   expect(await page.getByTestId('sweep').getByTestId('plot-table').innerText()).toBe(table);
-  await expect(page.getByLabel('α', { exact: true })).toHaveValue('1.5');
+  await expect(page.getByLabel('α', { exact: true })).toHaveValue('0.25');
   await shot(page, info, 'alpha-after-reload');
 });
 

@@ -7,7 +7,7 @@ import { expect, test, type BrowserContext, type Locator, type Page, type TestIn
 import { bytesToBase64url, type SweepResultsDocument } from '../src/engine/sweep/results-document.ts';
 import { encodeShareHash, MAX_SHARE_PAYLOAD_CHARS } from '../src/engine/sweep/share-url.ts';
 import { typicalSweepDocument } from '../test-support/sweep-document.ts';
-import { FIXTURES } from './helpers.ts';
+import { FIXTURES, keepScreenshot } from './helpers.ts';
 
 /**
  * Issue 13's journeys, walked in Chromium as a researcher would, a screenshot at each step
@@ -23,10 +23,8 @@ const APP = `http://127.0.0.1:${STUDIO_PORT}`;
 const DEMO = JSON.parse(readFileSync(join(FIXTURES, 'models', 'demo-arith-target', 'demo.json'), 'utf8')) as { accuracy: { alpha: number; digitsOnly: number }[] };
 const demoCorrect = (alpha: number) => Math.round(DEMO.accuracy.find((a) => a.alpha === alpha)!.digitsOnly * 100);
 
-async function shot(page: Page, info: TestInfo, name: string) {
-  const body = await page.screenshot({ path: info.outputPath(`${name}.png`) });
-  await info.attach(name, { body, contentType: 'image/png' });
-}
+// What the window shows (the layout at its viewport), not the whole scrolled page.
+const shot = (page: Page, info: TestInfo, name: string) => keepScreenshot(page, info, name, { fullPage: false });
 
 /** Every request outside the studio's origin is aborted and recorded. */
 async function offline(context: BrowserContext): Promise<string[]> {

@@ -7,6 +7,7 @@ import {
   decodeShareHash,
   encodeShareHash,
   hasSharedDocument,
+  SHARE_HASH_KEY,
   withoutSamples,
   type SweepResultsDocument,
   type SweepSample,
@@ -370,8 +371,10 @@ export async function runSweep(): Promise<void> {
 
 // ---- share links -----------------------------------------------------------------------------
 
-/** The hash this page last wrote itself: its own hashchange is not a link to open. */
-let ownHash: string | undefined;
+/** The share part (`r=…`) this page last wrote itself: its own hashchange is not a link to open. */
+let ownShare: string | null = null;
+/** Only the `r=` part says which document a link carries: an `a=` (α) edited beside it is not a new link. */
+const sharePart = (hash: string) => new URLSearchParams(hash.replace(/^#/, '')).get(SHARE_HASH_KEY);
 
 /**
  * Opens the document a share link carries, if the URL has one: drawn at once, nothing
@@ -379,7 +382,7 @@ let ownHash: string | undefined;
  * for the panel; the URL's content is never inserted as HTML and nothing in it is executed.
  */
 export async function openSharedLink(hash: string = location.hash): Promise<void> {
-  if (!hasSharedDocument(hash) || hash === ownHash) return;
+  if (!hasSharedDocument(hash) || sharePart(hash) === ownShare) return;
   try {
     const doc = await decodeShareHash(hash);
     setSamples([]);
@@ -399,7 +402,7 @@ export async function copyShareLink(): Promise<void> {
     const token = st().settings.token;
     // Belt and braces: the document holds labels, never the token; a URL that did would not be made.
     if (token && url.includes(token)) throw new StudioError('the share link would contain the access token; it was not made.');
-    ownHash = `#${hash}`;
+    ownShare = sharePart(hash);
     history.replaceState(history.state, '', url);
     st().patchSweep({ share: { url, droppedVerdicts } });
     await navigator.clipboard?.writeText(url).catch(() => undefined); // the URL is shown too: a denied clipboard loses nothing
