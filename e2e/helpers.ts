@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import type { Locator, Page, TestInfo } from '@playwright/test';
-import { MOCK_HUB_PORT } from '../playwright.config.ts';
+import type { BrowserContext, Locator, Page, TestInfo } from '@playwright/test';
+import { MOCK_HUB_PORT, STUDIO_PORT } from '../playwright.config.ts';
 
 export const FIXTURES = join(process.cwd(), 'fixtures');
 export const MOCK_HUB = `http://127.0.0.1:${MOCK_HUB_PORT}`;
@@ -62,4 +62,19 @@ export async function loadHubId(page: Page, role: 'sft' | 'rl' | 'target', id: s
 export async function keepScreenshot(page: Page, info: TestInfo, name: string, o: { fullPage?: boolean } = {}): Promise<void> {
   const body = await page.screenshot({ path: info.outputPath(`${name}.png`), fullPage: o.fullPage ?? true });
   await info.attach(name, { body, contentType: 'image/png' });
+}
+
+/** The studio's own origin in the e2e runs. */
+export const STUDIO_ORIGIN = `http://127.0.0.1:${STUDIO_PORT}`;
+
+/** Every request of `context` outside the studio's origin is aborted and recorded (the list is returned, filled as they come). */
+export async function offline(context: BrowserContext): Promise<string[]> {
+  const outside: string[] = [];
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(`${STUDIO_ORIGIN}/`) || url === STUDIO_ORIGIN) return route.continue();
+    outside.push(url);
+    return route.abort();
+  });
+  return outside;
 }

@@ -2,12 +2,12 @@ import { STUDIO_PORT } from '../playwright.config.ts';
 import { deflateRawSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, test, type BrowserContext, type Locator, type Page, type TestInfo } from '@playwright/test';
+import { expect, test, type Locator, type Page, type TestInfo } from '@playwright/test';
 // The engine's modules themselves (its index also loads the eval tasks' JSON, which Playwright's loader cannot import).
 import { bytesToBase64url, type SweepResultsDocument } from '../src/engine/sweep/results-document.ts';
 import { encodeShareHash, MAX_SHARE_PAYLOAD_CHARS } from '../src/engine/sweep/share-url.ts';
 import { typicalSweepDocument } from '../test-support/sweep-document.ts';
-import { FIXTURES, keepScreenshot } from './helpers.ts';
+import { FIXTURES, keepScreenshot, offline } from './helpers.ts';
 
 /**
  * Issue 13's journeys, walked in Chromium as a researcher would, a screenshot at each step
@@ -25,18 +25,6 @@ const demoCorrect = (alpha: number) => Math.round(DEMO.accuracy.find((a) => a.al
 
 // What the window shows (the layout at its viewport), not the whole scrolled page.
 const shot = (page: Page, info: TestInfo, name: string) => keepScreenshot(page, info, name, { fullPage: false });
-
-/** Every request outside the studio's origin is aborted and recorded. */
-async function offline(context: BrowserContext): Promise<string[]> {
-  const outside: string[] = [];
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(`${APP}/`) || url === APP) return route.continue();
-    outside.push(url);
-    return route.abort();
-  });
-  return outside;
-}
 
 /** What the plot draws: its SVG as markup, its table as text, its points' data. */
 async function plotOf(page: Page) {

@@ -1,6 +1,7 @@
 import { STUDIO_PORT } from '../playwright.config.ts';
 import { deflateRawSync } from 'node:zlib';
-import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { offline } from './helpers.ts';
+import { expect, test, type Page } from '@playwright/test';
 // The engine's modules themselves (its index also loads the eval tasks' JSON, which Playwright's loader cannot import).
 import { bytesToBase64url, type SweepResultsDocument } from '../src/engine/sweep/results-document.ts';
 import { encodeShareHash, MAX_SHARE_PAYLOAD_CHARS } from '../src/engine/sweep/share-url.ts';
@@ -17,18 +18,6 @@ const APP = `http://127.0.0.1:${STUDIO_PORT}`;
 const hashOf = (json: unknown) => `r=1.${bytesToBase64url(deflateRawSync(Buffer.from(JSON.stringify(json))))}`;
 const clone = (d: SweepResultsDocument) => JSON.parse(JSON.stringify(d)) as SweepResultsDocument & Record<string, unknown>;
 const INJECTED = '"><img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
-
-/** Every request outside the studio's origin is blocked and recorded. */
-async function offline(context: BrowserContext): Promise<string[]> {
-  const outside: string[] = [];
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(`${APP}/`) || url === APP) return route.continue();
-    outside.push(url);
-    return route.abort();
-  });
-  return outside;
-}
 
 async function openLink(page: Page, hash: string) {
   await page.goto(`/#${hash}`);

@@ -13,13 +13,13 @@
  * Disk: the trio (3 × 3.0 GB at 2 layers) and both cache entries (6.2 + 4.7 GB) under a temporary
  * folder, removed at the end unless --keep.
  */
-import { execFile } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { safetensorsHeaderBytes, type HeaderEntry } from '../src/engine/safetensors/serialize-safetensors.ts';
 import { buildTinyTokenizer, tokenizerConfigJson, tokenizerJson } from './fixtures/tokenizer.ts';
+import { measureStudio, type Measured } from './bench/measure-studio.ts';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const arg = (name: string, fallback: string) => {
@@ -154,32 +154,7 @@ function writeTrio(dir: string): { sft: string; rl: string; target: string } {
   return dirs;
 }
 
-interface Measured {
-  code: number;
-  seconds: number;
-  peakRss: number;
-  stdout: string;
-  stderr: string;
-}
-
-function studio(args: string[], env: Record<string, string>): Promise<Measured> {
-  const rssFile = join(tmpdir(), `bench-q4-rss-${process.pid}`);
-  rmSync(rssFile, { force: true });
-  const started = performance.now();
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['--import', join(root, 'test-support/peak-rss.mjs'), join(root, 'bin/studio.js'), ...args],
-      { cwd: root, env: { ...process.env, HF_ENDPOINT: '', HF_TOKEN: '', PEAK_RSS_FILE: rssFile, ...env }, maxBuffer: 1 << 30 },
-      (error, stdout, stderr) => {
-        const seconds = (performance.now() - started) / 1000;
-        const peakRss = existsSync(rssFile) ? Number(readFileSync(rssFile, 'utf8')) : NaN;
-        rmSync(rssFile, { force: true });
-        done({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, seconds, peakRss, stdout, stderr });
-      },
-    );
-  });
-}
+const studio = (args: string[], env: Record<string, string>) => measureStudio(args, env, 'bench-q4');
 
 function line(what: string, r: Measured) {
   console.log(`  ${what.padEnd(58)} exit ${r.code}, ${r.seconds.toFixed(1).padStart(6)} s, peak RSS ${(r.peakRss / GB).toFixed(2)} GB  (load ${load()})`);

@@ -15,12 +15,12 @@
  * Disk: 3 × 1 GB (0.5B) and 3 × 3.1 GB (1.5B) of checkpoints under fixtures/real-size/ (kept
  * for the next run), plus 2 and 6.2 GB of float32 weights per α in a temporary cache (removed).
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureRealSizeTrio, realSizeStats, REAL_SIZES, type RealSize } from './bench/real-size-trio.ts';
+import { measureStudio, type Measured } from './bench/measure-studio.ts';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const arg = (name: string, fallback: string) => {
@@ -37,32 +37,7 @@ const PROMPT = [9707, 11, 1879, 0, 3555, 374, 220, 17];
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 console.log(`machine: ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load average ${load()} (1/5/15 min; shared with other work)`);
 
-interface Measured {
-  code: number;
-  seconds: number;
-  peakRss: number;
-  stdout: string;
-  stderr: string;
-}
-
-function studio(args: string[], env: Record<string, string>): Promise<Measured> {
-  const rssFile = join(tmpdir(), `bench-real-size-rss-${process.pid}`);
-  rmSync(rssFile, { force: true });
-  const started = performance.now();
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['--import', join(root, 'test-support/peak-rss.mjs'), join(root, 'bin/studio.js'), ...args],
-      { cwd: root, env: { ...process.env, HF_ENDPOINT: '', HF_TOKEN: '', PEAK_RSS_FILE: rssFile, ...env }, maxBuffer: 256 << 20 },
-      (error, stdout, stderr) => {
-        const seconds = (performance.now() - started) / 1000;
-        const peakRss = existsSync(rssFile) ? Number(readFileSync(rssFile, 'utf8')) : NaN;
-        rmSync(rssFile, { force: true });
-        done({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, seconds, peakRss, stdout, stderr });
-      },
-    );
-  });
-}
+const studio = (args: string[], env: Record<string, string>) => measureStudio(args, env, 'bench-real-size');
 
 const rows: string[][] = [['size', 'command', 'exit', 'wall s', 'peak RSS GB', 'RSS ÷ f32 weights']];
 function report(size: string, what: string, r: Measured, f32: number) {
