@@ -53,6 +53,7 @@ export class ResidentQ4Merge {
   static async create(device: GPUDevice, plan: MergePlan, o: { budgetBytes: number; maxBufferBytes?: number }, onProgress?: (done: number, total: number) => void): Promise<ResidentQ4Merge> {
     const limits = { maxBufferSize: device.limits.maxBufferSize, maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize };
     const memory = planQ4Memory(plan.tensors, { limits, budgetBytes: o.budgetBytes }, 'F32');
+    if (memory.unsupported) throw new StudioError(`4-bit weights cannot run on this GPU: ${memory.unsupported}`);
     if (!memory.fits) throw new StudioError(`${memory.summary} Raise the GPU memory budget in Settings, or use a smaller model.`);
     const quantized = q4Tensors(plan.tensors);
     const maxBuffer = maxWeightBufferBytes(limits, o.maxBufferBytes);

@@ -29,6 +29,20 @@ describe('planPageWeights: the page picks 4-bit when the float plan does not fit
     expect(p.q4AlphaSeconds! / 60).toBeGreaterThan(7);
   });
 
+  it('Qwen2.5-7B on an adapter with only the default limits: its 259 MiB float32 MLP projections exceed the 128 MiB binding the quantiser needs, said before any download', () => {
+    const tensors = qwen2Tensors(qwen25Config('7B'));
+    const q4 = planQ4Memory(tensors, { limits: DEFAULT_LIMITS, budgetBytes: budgetForGpuMemory(16e9) }, 'F32');
+    expect(q4.fits).toBe(false);
+    expect(q4.unsupported).toMatch(/^model\.layers\.0\.mlp\.(gate|up|down)_proj\.weight is 259\.0 MiB in float32, more than this GPU's 128\.0 MiB per storage binding/);
+    expect(q4.summary).toContain('cannot run here');
+    const auto = planPageWeights(tensors, gpu(DEFAULT_LIMITS, true, budgetForGpuMemory(16e9)));
+    expect(auto.weights).toBe('float');
+    expect(auto.why).toMatch(/and 4-bit weights cannot run on this GPU: model\.layers\.0\.mlp/);
+    expect(planPageWeights(tensors, gpu(DEFAULT_LIMITS, true, budgetForGpuMemory(16e9)), 'q4').why).toMatch(/^4-bit weights cannot run on this GPU/);
+    // With the adapter's larger limits (what the page requests) the same model runs 4-bit.
+    expect(planQ4Memory(tensors, { limits: LARGE, budgetBytes: budgetForGpuMemory(16e9) }, 'F32').unsupported).toBeUndefined();
+  });
+
   it('Qwen2.5-7B on an 8 GB card: neither fits, the page stays on float and says why', () => {
     const p = planPageWeights(qwen2Tensors(qwen25Config('7B')), gpu(LARGE, true, budgetForGpuMemory(8e9)));
     expect([p.weights, p.float.kind, p.q4!.fits]).toEqual(['float', 'none', false]);

@@ -241,6 +241,8 @@ export interface Q4MemoryPlan {
   /** The same model's float weights in the compute dtype, for comparison. */
   floatModelBytes: number;
   fits: boolean;
+  /** Why the 4-bit mode cannot run on this device at all (a projection larger than one storage binding), if so. */
+  unsupported?: string;
   errors: ErrorStatement[];
   summary: string;
 }
@@ -252,18 +254,25 @@ export function planQ4Memory(tensors: readonly ResidencyTensor[], device: { limi
   let quantizedParameters = 0;
   let floatParameters = 0;
   let transientBytes = 0;
+  let largestProjection: ResidencyTensor | undefined;
   for (const t of tensors) {
     if (quantized.has(t.name)) {
       quantizedBytes += q4Bytes(t.shape[0], t.shape[1]);
       quantizedParameters += t.elements;
-      transientBytes = Math.max(transientBytes, t.elements * 4);
+      if (t.elements * 4 > transientBytes) (transientBytes = t.elements * 4), (largestProjection = t);
     } else floatParameters += t.elements;
   }
+  // The quantiser binds one whole float32 projection (ResidentQ4Merge refuses otherwise): said here, before any download.
+  const binding = Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize ?? device.limits.maxBufferSize);
+  const unsupported =
+    largestProjection && transientBytes > binding
+      ? `${largestProjection.name} is ${formatBytes(transientBytes)} in float32, more than this GPU's ${formatBytes(binding)} per storage binding, which the 4-bit quantiser binds whole; a device with larger limits or the CLI (--weights q4) can run it.`
+      : undefined;
   const floatBytes = floatParameters * floatSize;
   const largest = tensors.reduce((a, t) => Math.max(a, t.elements), 0);
   const stagingBytes = 3 * 4 * stagingChunk(device.limits, largest);
   const bytes = quantizedBytes + floatBytes + transientBytes + stagingBytes;
-  const fits = bytes <= device.budgetBytes;
+  const fits = bytes <= device.budgetBytes && !unsupported;
   const floatModelBytes = (quantizedParameters + floatParameters) * floatSize;
   return {
     bytes,
@@ -275,6 +284,7 @@ export function planQ4Memory(tensors: readonly ResidencyTensor[], device: { limi
     stagingBytes,
     floatModelBytes,
     fits,
+    ...(unsupported ? { unsupported } : {}),
     errors: [
       {
         source: '4-bit projections (MatMulNBits, block 32, asymmetric round-to-nearest)',
@@ -284,7 +294,8 @@ export function planQ4Memory(tensors: readonly ResidencyTensor[], device: { limi
     summary:
       `4-bit: ${formatBytes(bytes)} on the GPU — ${formatBytes(quantizedBytes)} of 4-bit projections (${(quantizedParameters / 1e9).toFixed(2)} B parameters), ` +
       `${formatBytes(floatBytes)} of ${floatDtype.toLowerCase()} embedding, head, norms and biases, ${formatBytes(transientBytes + stagingBytes)} while merging — ` +
-      `against ${formatBytes(floatModelBytes)} for the ${floatDtype.toLowerCase()} weights; ${fits ? 'fits' : 'does not fit'} the ${formatBytes(device.budgetBytes)} budget. Each α re-reads the checkpoints.`,
+      `against ${formatBytes(floatModelBytes)} for the ${floatDtype.toLowerCase()} weights; ` +
+      (unsupported ? `cannot run here: ${unsupported}` : `${fits ? 'fits' : 'does not fit'} the ${formatBytes(device.budgetBytes)} budget. Each α re-reads the checkpoints.`),
   };
 }
 
@@ -321,6 +332,11 @@ export function planPageWeights(tensors: readonly ResidencyTensor[], device: Dev
   const readBytes = tensors.reduce((a, t) => a + t.mergedElements * 3 * (t.target?.dtype === 'F32' ? 4 : 2), 0);
   const q4AlphaSeconds = readBytes / STREAM_READ_BYTES_PER_SECOND + (device.gpuBytesPerSecond ? q4.bytes / device.gpuBytesPerSecond : q4.bytes / ASSUMED_GPU_BYTES_PER_SECOND);
   const base = { float, q4, q4AlphaSeconds };
+  if (q4.unsupported && choice !== 'float') {
+    const why = `4-bit weights cannot run on this GPU: ${q4.unsupported}`;
+    if (choice === 'q4') return { ...base, weights: 'q4', why };
+    return { ...base, weights: 'float', why: float.kind !== 'none' ? `float weights fit the budget (${formatBytes(float.bytes)}).` : `the float weights do not fit the ${formatBytes(device.budgetBytes)} budget, and ${why.charAt(0).toLowerCase()}${why.slice(1)}` };
+  }
   if (choice === 'q4') return { ...base, weights: 'q4', why: q4.fits ? '4-bit weights, as chosen in Settings.' : `4-bit weights, as chosen in Settings — but ${formatBytes(q4.bytes)} does not fit the ${formatBytes(device.budgetBytes)} budget.` };
   if (choice === 'float') return { ...base, weights: 'float', why: 'float weights, as chosen in Settings.' };
   if (float.kind !== 'none') return { ...base, weights: 'float', why: `float weights fit the budget (${formatBytes(float.bytes)}).` };
