@@ -122,3 +122,26 @@ test('another checkpoint dropped into a slot (same "dropped files" label): the o
   const last = referenceForward(CONFIG, w, ids).at(-1)!;
   await expect(pg.getByTestId('playground-output')).toHaveAttribute('data-ids', String(last.indexOf(Math.max(...last))));
 });
+
+test('a long answer can be cancelled from the work bar: it stops after the token in flight, says so, keeps nothing, and Generate starts again', async ({ page }) => {
+  await page.goto('/');
+  await page.getByRole('button', { name: 'Load the demo trio' }).click();
+  const pg = page.getByTestId('playground');
+  await pg.getByLabel('prompt').fill('3+4=');
+  // The demo model's context is 128 positions: 120 new tokens take seconds, time enough to cancel.
+  await pg.getByLabel('max new tokens').fill('120');
+  await pg.getByRole('button', { name: 'Generate' }).click();
+  // While it generates, both the playground and the work bar offer Cancel.
+  await expect(pg.getByTestId('playground-cancel')).toBeVisible({ timeout: 60_000 });
+  await page.getByTestId('work-cancel-generate').click();
+  await expect(page.getByTestId('playground-error')).toHaveText('Cancelled: the answer at α = 1 was not finished (nothing kept). Generate starts it again.');
+  await expect(page.getByTestId('playground-status')).toHaveText('');
+  await expect(page.getByTestId('work-cancel-generate')).toHaveCount(0);
+  await expect(page.getByTestId('playground-output')).toHaveCount(0);
+  // Nothing was kept: a short Generate answers afresh with the reference's token.
+  await pg.getByLabel('max new tokens').fill('1');
+  await pg.getByRole('button', { name: 'Generate' }).click();
+  const out = page.getByTestId('playground-output');
+  await expect(out).toHaveAttribute('data-ids', expectedIds('3+4=', 1, 1).join(','), { timeout: 30_000 });
+  await expect(page.getByTestId('playground-error')).toHaveCount(0);
+});

@@ -249,9 +249,8 @@ export class LiveModel {
 
   /**
    * Generates for one prompt, reporting each new token as it is picked and stopping when `signal`
-   * aborts. The tokens are exactly generate()'s: the extra stop string never matches, and the
-   * caller's decoder (if any) still decodes the text. Without a decoder (no tokenizer) the ids are
-   * streamed and `text` stays absent.
+   * aborts (DecoderModel.generate's onToken and signal, one row). Without a decoder (no tokenizer)
+   * the ids are streamed and `text` stays absent.
    */
   generateStreaming(prompt: number[], o: StreamOptions): Promise<GeneratedRow> {
     const { onToken, ...rest } = o;

@@ -1,6 +1,6 @@
 import { useEffect, useRef } from 'react';
 import { ROLES } from '../../engine/checkpoint/compatibility.ts';
-import { runPlayground } from '../session/model-session.ts';
+import { cancelPlayground, runPlayground } from '../session/model-session.ts';
 import { useStudio } from '../store.ts';
 import { AlphaExplorer } from './AlphaExplorer.tsx';
 import { AlphaSlider } from './AlphaSlider.tsx';
@@ -65,6 +65,11 @@ export function Playground() {
         >
           Generate
         </button>
+        {pg.status === 'generating' && (
+          <button className="secondary" data-testid="playground-cancel" onClick={cancelPlayground}>
+            Cancel
+          </button>
+        )}
         <span className="muted" data-testid="playground-status">
           {pg.status === 'loading' ? 'building the model…' : pg.status === 'generating' ? 'generating…' : ''}
         </span>

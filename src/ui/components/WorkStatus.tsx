@@ -2,13 +2,14 @@ import { useExplorer } from '../explorer-store.ts';
 import { cancelBenchmarks } from '../session/benchmark-session.ts';
 import { cancelCompare } from '../session/compare-session.ts';
 import { cancelMergeJob } from '../session/merge-session.ts';
+import { cancelPlayground } from '../session/model-session.ts';
 import { cancelSweep } from '../session/sweep-session.ts';
 import { runningWork, type WorkItem, type WorkKind } from '../session/work-status.ts';
 import { useStudio } from '../store.ts';
 import { formatBytes } from '../format.ts';
 
-/** Each kind's cancel, where its session has one (a single generation is short and runs to its end). */
-const CANCEL: Partial<Record<WorkKind, () => void>> = { merge: cancelMergeJob, compare: cancelCompare, benchmark: cancelBenchmarks, sweep: cancelSweep };
+/** Each kind's cancel, where its session has one (a model build runs to its end). */
+const CANCEL: Partial<Record<WorkKind, () => void>> = { merge: cancelMergeJob, generate: cancelPlayground, compare: cancelCompare, benchmark: cancelBenchmarks, sweep: cancelSweep };
 
 /**
  * What the GPU is doing now — merging, building the model, generating, a benchmark run, a sweep —

@@ -1,5 +1,5 @@
 import { StudioError } from '../../engine/errors.ts';
-import { LiveModel, type BuildProgress, type LiveModelOptions } from '../../engine/model/live-model.ts';
+import { GenerationCancelledError, LiveModel, type BuildProgress, type LiveModelOptions } from '../../engine/model/live-model.ts';
 import { EXPLORING_VECTOR_DTYPES } from '../../engine/model/memory-plan.ts';
 import type { Ort } from '../../engine/model/ort-runtime.ts';
 import { useExplorer } from '../explorer-store.ts';
@@ -22,6 +22,14 @@ let running = false;
 let pending = false;
 /** The pending run was asked for by Generate (regenerate even when an answer is kept). */
 let pendingFresh = false;
+/** The playground's generation in flight: Cancel (the work bar) aborts it after the token in flight. */
+let generation: AbortController | undefined;
+
+/** Stops the playground's generation after its current token; a regeneration queued behind it is dropped too. */
+export function cancelPlayground(): void {
+  pending = false;
+  generation?.abort();
+}
 
 /** What the history keeps of an answer: enough to show it again as it was. */
 export interface KeptAnswer {
@@ -224,7 +232,13 @@ async function runOnce(regenerate: boolean): Promise<void> {
     const remerge = m.alpha === alpha ? { ms: 0 } : await m.setAlpha(alpha);
     const t0 = performance.now();
     // Without a tokenizer, EOS comes from config.json (as the CLI does) and the answer is ids only.
-    const [row] = await m.generate([promptIds], { maxNewTokens, eosTokenIds: tok?.eosTokenIds ?? m.model.config.eosTokenIds, decode: tok && ((ids) => tok.decode(ids)) });
+    generation = new AbortController();
+    const [row] = await m.generate([promptIds], {
+      maxNewTokens,
+      eosTokenIds: tok?.eosTokenIds ?? m.model.config.eosTokenIds,
+      decode: tok && ((ids) => tok.decode(ids)),
+      signal: generation.signal,
+    });
     const generateMs = performance.now() - t0;
     answers.put(key, { ids: row.ids, text: row.text ?? null, finishReason: row.finishReason, remergeMs: remerge.ms, generateMs });
     patch({
@@ -243,8 +257,11 @@ async function runOnce(regenerate: boolean): Promise<void> {
       },
     });
   } catch (e) {
+    if (e instanceof GenerationCancelledError) return patch({ status: 'idle', error: `Cancelled: the answer at α = ${alpha} was not finished (nothing kept). Generate starts it again.` });
     if (!(e instanceof StudioError)) console.error(e);
     patch({ status: 'error', error: (e as Error).message });
+  } finally {
+    generation = undefined;
   }
 }
 
