@@ -57,6 +57,8 @@ test('no WebGPU: the header says merges run on the CPU and the model on WASM (a 
 
 test('"pick a folder" is reachable with Tab and opens the folder chooser with Enter or Space', async ({ page }) => {
   await page.goto('/');
+  // The page has finished starting (the GPU found and the header re-rendered) before keys are pressed.
+  await expect(page.getByTestId('gpu-status')).toContainText('WebGPU adapter:');
   const sft = page.getByTestId('slot-sft');
   const pick = sft.getByRole('button', { name: 'pick a folder' });
   // From the top of the page, Tab alone gets there (the old hidden <input> was never focused).
