@@ -79,13 +79,16 @@ test('journey 3: a Hub preset → sizes and fit → download with progress → d
   const resumeAt = Number(match![1].replaceAll(',', ''));
   expect(Number(match![2].replaceAll(',', ''))).toBe(bytesOf('target'));
   // The first request starts after the header bytes the verdict already read and kept, and is cut
-  // after 300 000 bytes; every retry delivers nothing. Whether those 300 000 bytes were written to
-  // the partial file before the cut depends on timing (seen both ways), so Resume continues from
-  // the first request's start or 300 000 bytes later — never from anything else.
+  // after the mock Hub sent 300 000 bytes; every retry delivers nothing. How many of those bytes
+  // Chromium hands the page's stream before it reports the cut depends on timing (seen: none,
+  // 131 072, all 300 000), and every byte handed over is kept — so Resume continues from somewhere
+  // in [first request's start, start + 300 000], says so, and the bar shows the same byte.
   const cut = weightGets((await requestLog()).slice(logBefore), 'target').filter((r) => !r.range || r.range.endsWith(`-${bytesOf('target') - 1}`));
   expect(cut.length).toBeGreaterThan(1);
-  expect(resumeAt).toBeGreaterThan(0);
-  expect([rangeStart(cut[0]), rangeStart(cut[0]) + 300_000]).toContain(resumeAt);
+  expect(resumeAt).toBeGreaterThanOrEqual(rangeStart(cut[0]));
+  expect(resumeAt).toBeLessThanOrEqual(rangeStart(cut[0]) + 300_000);
+  // The retries after the cut asked for the file from the byte kept at that moment, never earlier.
+  for (const r of cut.slice(1)) expect(rangeStart(r)).toBe(resumeAt);
   await expect(target.getByTestId('download-progress').locator('progress')).toHaveJSProperty('value', resumeAt);
   await shot(page, testInfo, '3-connection-dropped');
 
