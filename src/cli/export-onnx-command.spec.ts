@@ -11,9 +11,11 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AutoModelForCausalLM, AutoTokenizer, env, type PreTrainedModel, type Tensor } from '@huggingface/transformers';
+import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFixtureDir, type FixtureDir } from '../../test-support/fixture-dir.ts';
 
+const { onnx } = onnxProto;
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 let fx: FixtureDir;
 let work: string;
@@ -163,6 +165,63 @@ describe('studio export-onnx → transformers.js', () => {
     } finally {
       await model.dispose();
     }
+  });
+});
+
+describe('studio export-onnx: weights over --max-data-file are split into data chunks transformers.js loads', () => {
+  it('--max-data-file 40KB: model.onnx_data, _data_1, … each within the limit (a larger tensor alone in its own), the count in config.json; transformers.js generates `studio generate`\'s tokens and gives the one-file export\'s logits exactly', async () => {
+    const args = [...trioOf('demo-arith'), '--alpha', '1', '--device', 'cpu'];
+    const r = await studio('export-onnx', ...args, '--max-data-file', '40KB', '--out', join(work, 'demo-split'));
+    expect(r.code).toBe(0);
+    const summary = lastJson(r.stdout) as { dataFiles: number[]; dataBytes: number; files: string[]; notes: string[] };
+    const n = summary.dataFiles.length;
+    expect(n).toBeGreaterThan(2);
+    const names = summary.dataFiles.map((_, i) => (i === 0 ? 'model.onnx_data' : `model.onnx_data_${i}`));
+    expect(readdirSync(join(work, 'demo-split', 'onnx')).sort()).toEqual(['model.onnx', ...names].sort());
+    const sizes = names.map((f) => readFileSync(join(work, 'demo-split', 'onnx', f)).length);
+    expect(sizes).toEqual(summary.dataFiles);
+    // A chunk over the limit holds one tensor that alone is larger (an initializer is never cut).
+    const graph = onnx.ModelProto.decode(readFileSync(join(work, 'demo-split', 'onnx', 'model.onnx')));
+    const where = graph.graph!.initializer!.filter((i) => i.externalData?.length).map((i) => Object.fromEntries(i.externalData!.map((e) => [e.key, e.value])));
+    names.forEach((name, i) => {
+      const inside = where.filter((w) => w.location === name);
+      expect(inside.length).toBeGreaterThan(0);
+      if (sizes[i] > 40_000) expect(inside.map((w) => Number(w.length))).toEqual([sizes[i]]);
+    });
+    expect(where.every((w) => names.includes(w.location))).toBe(true);
+    const config = JSON.parse(readFileSync(join(work, 'demo-split', 'config.json'), 'utf8'));
+    expect(config['transformers.js_config']).toEqual({ dtype: 'fp32', use_external_data_format: { 'model.onnx': n } });
+    // Said on stderr, one note per fact: the split, and each tensor larger than one chunk.
+    expect(r.stderr).toMatch(new RegExp(`^note: The weights \\(0\\.00 GB\\) are split over ${n} data files`, 'm'));
+    expect(r.stderr).toMatch(/^note: model\.embed_tokens\.weight alone is 0\.00 GB, more than one data file may hold/m);
+    expect(r.stderr).toMatch(/^note: lm_head\.weight alone is/m);
+
+    const prompt = '3+4=';
+    const gen = await studio('generate', ...args, '--prompt', prompt, '--max-new-tokens', '8');
+    const ours = lastJson(gen.stdout) as { ids: number[]; prompt_ids: number[] };
+    const tokenizer = await AutoTokenizer.from_pretrained('demo-split', { local_files_only: true });
+    const split = await AutoModelForCausalLM.from_pretrained('demo-split', { local_files_only: true, device: 'cpu' });
+    const whole = await studio('export-onnx', ...args, '--out', join(work, 'demo-whole'));
+    expect(whole.code).toBe(0);
+    const one = await AutoModelForCausalLM.from_pretrained('demo-whole', { local_files_only: true, device: 'cpu' });
+    try {
+      const enc = tokenizer(prompt);
+      const out = (await split.generate({ ...enc, max_new_tokens: 8, do_sample: false })) as Tensor;
+      expect(out.tolist()[0].map(Number).slice(ours.prompt_ids.length)).toEqual(ours.ids);
+      const ids = [...ours.prompt_ids, ...ours.ids];
+      expect(maxAbsDiff(await logitsOf(split, ids), await logitsOf(one, ids))).toBe(0);
+    } finally {
+      await split.dispose();
+      await one.dispose();
+    }
+  });
+
+  it('a size that is not one: exit 2 naming the flag, nothing written', async () => {
+    const out = join(work, 'bad-size');
+    const r = await studio('export-onnx', ...trioOf('tiny-qwen2'), '--alpha', '1', '--max-data-file', '2 lots', '--out', out);
+    expect([r.code, r.stdout]).toEqual([2, '']);
+    expect(r.stderr).toBe('studio export-onnx: --max-data-file must be a size of at least 4096 bytes, e.g. 2GB, 500MB or 1000000; got "2 lots".\n');
+    expect(existsSync(out)).toBe(false);
   });
 });
 

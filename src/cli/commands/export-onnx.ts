@@ -3,7 +3,7 @@ import { nodeOutputFolder } from '../../engine/merge/output/node-output-folder.t
 import type { TensorMerger } from '../../engine/merge/tensor-merger.ts';
 import { decoderSpec } from '../../engine/model/decoder-graph.ts';
 import { checkpointTensors } from '../../engine/model/weights.ts';
-import { exportOnnxFolder, exportTensors, ONNX_EXPORT_DTYPES, type OnnxExportDtype } from '../../engine/export/onnx-folder.ts';
+import { EXPORT_FORMULA, exportOnnxFolder, exportTensors, ONNX_EXPORT_DTYPES, type OnnxExportDtype } from '../../engine/export/onnx-folder.ts';
 import { MODEL_FLAGS, UsageError, type Command } from '../command.ts';
 import { alphaFlag, mergerFor, openRole, stringFlag, vocabPolicyFlag } from '../merge-flags.ts';
 import { progressPrinter } from '../merge-output.ts';
@@ -18,16 +18,18 @@ import { progressPrinter } from '../merge-output.ts';
 const DTYPES: Record<string, OnnxExportDtype> = { f32: 'fp32', fp32: 'fp32', f16: 'fp16', fp16: 'fp16' };
 
 export const exportOnnx: Command = {
-  usage: 'studio export-onnx --model <src> | --sft <src> --rl <src> --target <src> --alpha <a>  --out <dir> [--dtype f32|f16] [--vocab-policy refuse|overlap] [--device auto|gpu|cpu]',
+  usage: 'studio export-onnx --model <src> | --sft <src> --rl <src> --target <src> --alpha <a>  --out <dir> [--dtype f32|f16] [--max-data-file <size>] [--vocab-policy refuse|overlap] [--device auto|gpu|cpu]',
   flags: {
     ...MODEL_FLAGS,
     out: { type: 'string', help: 'the folder to write (must not exist or be empty)' },
     dtype: { type: 'string', help: 'f32|f16 — the ONNX model\'s weights and compute (default f32; f16 writes onnx/model_fp16.onnx)' },
+    'max-data-file': { type: 'string', help: 'the largest external data file, e.g. 2GB, 500MB or bytes (default 2147483647: above it browsers cannot load a chunk); larger weights are split into model.onnx_data, model.onnx_data_1, …' },
   },
   async run(args, io) {
     const rawDtype = stringFlag(args, 'dtype') ?? 'f32';
     const dtype = DTYPES[rawDtype.toLowerCase()];
     if (!dtype) throw new UsageError(`--dtype must be f32 or f16 (ONNX exports ${ONNX_EXPORT_DTYPES.join(', ')}), got "${rawDtype}".`);
+    const maxDataFileBytes = byteSizeFlag(stringFlag(args, 'max-data-file'));
     const outDir = stringFlag(args, 'out', true);
     const single = stringFlag(args, 'model');
     const mergeFlags = ['sft', 'rl', 'target', 'alpha'].filter((f) => args.flags.has(f));
@@ -73,7 +75,8 @@ export const exportOnnx: Command = {
         alpha,
         dtype,
         out,
-        provenance: { ...sources, ...(single ? {} : { alpha, formula: 'θ_target + α·(θ_RL − θ_SFT), float32' }) },
+        maxDataFileBytes,
+        provenance: { ...sources, ...(single ? {} : { alpha, formula: EXPORT_FORMULA }) },
         onProgress: progressPrinter(),
       });
       for (const t of report.nonFinite) io.stderr(`warning: ${t.name}: ${t.nan} NaN and ${t.inf} Inf values in the output.`);
@@ -86,6 +89,7 @@ export const exportOnnx: Command = {
           merger: merger?.kind ?? null,
           files: report.files,
           dataBytes: report.dataBytes,
+          dataFiles: report.dataFiles,
           seconds: Number(report.seconds.toFixed(3)),
           nonFinite: report.nonFinite,
           notes: report.notes,
@@ -96,6 +100,18 @@ export const exportOnnx: Command = {
     }
   },
 };
+
+const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
+
+/** `--max-data-file`: bytes, or a number with KB/MB/GB (decimal) or KiB/MiB/GiB. Above 2 GB is allowed (Node loads any size; the export notes that browsers cannot). */
+function byteSizeFlag(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw);
+  const unit = m ? UNITS[m[2].toLowerCase()] : undefined;
+  const bytes = m && unit ? Math.floor(Number(m[1]) * unit) : NaN;
+  if (!(bytes >= 4096)) throw new UsageError(`--max-data-file must be a size of at least 4096 bytes, e.g. 2GB, 500MB or 1000000; got "${raw}".`);
+  return bytes;
+}
 
 function shapesOf(c: { tensors: Map<string, { shape: number[] }> }): Map<string, number[]> {
   return new Map([...c.tensors].map(([n, t]) => [n, t.shape]));

@@ -38,24 +38,39 @@ async function setup(prefix: string) {
 }
 
 describe('exportOnnxFolder', () => {
-  const cases: [string, OnnxExportDtype, SupportedDtype, string][] = [
-    ['tiny-qwen2-untied', 'fp32', 'F32', 'model.onnx'],
-    ['tiny-qwen2', 'fp16', 'F16', 'model_fp16.onnx'],
+  // The last case splits the data into chunks of at most 20 000 bytes, as a 7B export is split at 2 GB.
+  const cases: [string, OnnxExportDtype, SupportedDtype, string, number | undefined][] = [
+    ['tiny-qwen2-untied', 'fp32', 'F32', 'model.onnx', undefined],
+    ['tiny-qwen2', 'fp16', 'F16', 'model_fp16.onnx', undefined],
+    ['tiny-qwen2-untied', 'fp32', 'F32', 'model.onnx', 20_000],
   ];
-  it.each(cases)('%s %s: every initializer points into the data file at bytes equal to the reference merge, rounded to the dtype', async (prefix, dtype, stored, file) => {
+  it.each(cases)('%s %s (data files of at most %4$s bytes): every initializer points into its data file at bytes equal to the reference merge, rounded to the dtype', async (prefix, dtype, stored, file, maxDataFileBytes) => {
     const alpha = 0.5;
     const { target, spec, tensors } = await setup(prefix);
     const dir = join(work, `out-${++n}`);
-    await exportOnnxFolder({ ckpt: target, spec, tensors, merger: new CpuTensorMerger(100), alpha, dtype, out: await nodeOutputFolder(dir) });
+    const report = await exportOnnxFolder({ ckpt: target, spec, tensors, merger: new CpuTensorMerger(100), alpha, dtype, out: await nodeOutputFolder(dir), maxDataFileBytes });
     const model = onnx.ModelProto.decode(readFileSync(join(dir, 'onnx', file)));
-    const data = readFileSync(join(dir, 'onnx', `${file}_data`));
+    // transformers.js's chunk names, as many as config.json says, each within the limit unless one tensor alone is larger.
+    const chunkNames = report.dataFiles.map((_, i) => (i === 0 ? `${file}_data` : `${file}_data_${i}`));
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    expect(config['transformers.js_config'].use_external_data_format).toEqual({ [file]: chunkNames.length });
+    expect(readdirSync(join(dir, 'onnx')).sort()).toEqual([file, ...chunkNames].sort());
+    const chunks = new Map(chunkNames.map((c) => [c, readFileSync(join(dir, 'onnx', c))]));
+    expect([...chunks.values()].map((c) => c.length)).toEqual(report.dataFiles);
+    if (maxDataFileBytes) {
+      expect(chunkNames.length).toBeGreaterThan(2);
+      const largest = Math.max(...tensors.map((t) => t.elements * 4));
+      for (const c of chunks.values()) expect(c.length).toBeLessThanOrEqual(Math.max(maxDataFileBytes, largest));
+      expect(report.notes.join(' ')).toMatch(new RegExp(`split over ${chunkNames.length} data files`));
+    } else expect(chunkNames).toEqual([`${file}_data`]);
     const [S, R, T] = ['sft', 'rl', 'target'].map((r) => readModelFolder(fx.model(`${prefix}-${r}`)));
     const external = model.graph!.initializer!.filter((i) => i.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
     // One initializer per weight the graph reads (a tied head reads the embedding: no lm_head).
     expect(external.map((i) => i.name).sort()).toEqual(spec.weights.map((w) => w.name).sort());
     for (const init of external) {
       const kv = Object.fromEntries(init.externalData!.map((e) => [e.key, e.value]));
-      expect(kv.location).toBe(`${file}_data`);
+      expect(chunkNames).toContain(kv.location);
+      const data = chunks.get(kv.location)!;
       expect(Number(kv.offset) % 4096).toBe(0);
       expect(init.dataType).toBe(stored === 'F16' ? onnx.TensorProto.DataType.FLOAT16 : onnx.TensorProto.DataType.FLOAT);
       const name = init.name!;

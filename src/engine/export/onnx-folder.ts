@@ -20,11 +20,15 @@ const { onnx } = onnxProto;
  *   tokenizer.json, tokenizer_config.json, …   the target's
  *   onnx/model.onnx            (fp32) or onnx/model_fp16.onnx (fp16): the studio's own decoder graph
  *   onnx/model.onnx_data       the weights, as ONNX external data the graph's initializers point into
+ *   onnx/model.onnx_data_1, …  further data files when the weights pass 2 GB (each below it)
  *
  * Names are transformers.js 4.x's: it loads `onnx/model{suffix}.onnx` (suffix '' for fp32,
  * '_fp16' for fp16; src/utils/dtypes.js DEFAULT_DTYPE_SUFFIX_MAPPING) and, when
- * `transformers.js_config.use_external_data_format` names the file, the one data chunk
- * `<file>_data` beside it (src/utils/model-loader.js getExternalDataChunkNames). The graph's I/O
+ * `transformers.js_config.use_external_data_format` gives the file's number of chunks N, the
+ * data chunks `<file>_data`, `<file>_data_1` … `<file>_data_{N-1}` beside it
+ * (src/utils/model-loader.js getExternalDataChunkNames; at most 100). In a browser it fetches each
+ * chunk into one ArrayBuffer, so each is kept below 2 GB; a tensor is never cut (an initializer
+ * lives in one file). The graph's I/O
  * are the Optimum decoder names it feeds: input_ids, attention_mask, position_ids,
  * past_key_values.N.key/value → logits (every position), present.N.key/value.
  *
@@ -45,16 +49,23 @@ export const ONNX_EXPORT_DTYPES: readonly OnnxExportDtype[] = ['fp32', 'fp16'];
 export function onnxModelFile(dtype: OnnxExportDtype): string {
   return dtype === 'fp16' ? 'model_fp16.onnx' : 'model.onnx';
 }
-/** transformers.js's name for the first (here the only) external data chunk of `model`. */
-export const externalDataFileOf = (model: string) => `${model}_data`;
+/** transformers.js's name for external data chunk `index` (0-based) of `model`. */
+export const externalDataFileOf = (model: string, index = 0) => (index === 0 ? `${model}_data` : `${model}_data_${index}`);
 export const ONNX_SUBFOLDER = 'onnx';
 
 /**
- * Above this the data file would need several chunks in the browser (transformers.js fetches each
- * chunk into one ArrayBuffer; Chrome stops near 2 GB). Node loads any size by path; past this the
- * folder still loads in Node, and the export says so.
+ * The largest data chunk by default: transformers.js fetches each chunk into one ArrayBuffer in
+ * the browser, and Chrome stops near 2 GB. Node loads any size by path. A single tensor above this
+ * (Qwen2.5-7B's float32 embedding is 2.18 GB) still gets a chunk of its own, and the export says
+ * that browsers cannot load it (fp16 halves it).
  */
 export const BROWSER_DATA_CHUNK_LIMIT = 2 ** 31 - 1;
+
+/** What config.json's `studio_export.formula` records for a merged export (the CLI's and the page's). */
+export const EXPORT_FORMULA = 'θ_target + α·(θ_RL − θ_SFT), float32';
+
+/** transformers.js refuses more chunks than this (MAX_EXTERNAL_DATA_CHUNKS). */
+export const MAX_DATA_CHUNKS = 100;
 
 /** The symbolic dimension names transformers.js and Optimum use (see the module comment). */
 const DIM_NAMES: Record<string, string> = {
@@ -65,15 +76,15 @@ const DIM_NAMES: Record<string, string> = {
 };
 
 /**
- * The decoder graph with its weights as initializers in `location`, dims renamed for
+ * The decoder graph with its weights as initializers in `modelFile`'s data chunks, dims renamed for
  * transformers.js. Built by the studio's own builder (externalWeights), then its dim names
  * rewritten in the protobuf: one graph, two consumers.
  */
-export function exportGraphBytes(spec: DecoderSpec, config: Parameters<typeof buildDecoderGraph>[0], layout: ReturnType<typeof layoutExternalData>, location: string): Uint8Array {
+export function exportGraphBytes(spec: DecoderSpec, config: Parameters<typeof buildDecoderGraph>[0], layout: ReturnType<typeof layoutExternalData>, modelFile: string): Uint8Array {
   const bytes = buildDecoderGraph(config, spec, {
     logits: 'all',
     compute: layout.dtype,
-    externalWeights: { location, tensors: externalRanges(layout) },
+    externalWeights: { location: externalDataFileOf(modelFile), tensors: externalRanges(layout, (i) => externalDataFileOf(modelFile, i)) },
   });
   const model = onnx.ModelProto.decode(bytes);
   const rename = (vi: P.IValueInfoProto) => {
@@ -109,6 +120,8 @@ export interface OnnxExportOptions {
   out: OutputFolder;
   /** Recorded in config.json's `transformers.js_config` neighbour `studio_export` (sources, α). */
   provenance?: Record<string, unknown>;
+  /** The largest data chunk (default BROWSER_DATA_CHUNK_LIMIT, what browsers load). */
+  maxDataFileBytes?: number;
   signal?: AbortSignal;
   onProgress?: (p: MergeProgress) => void;
 }
@@ -116,8 +129,10 @@ export interface OnnxExportOptions {
 export interface OnnxExportReport {
   /** Paths inside the folder, in the order written. */
   files: string[];
-  /** Size of the external data file. */
+  /** Size of the external data, all chunks together. */
   dataBytes: number;
+  /** Size of each data chunk (onnx/<model>_data, _data_1, …). */
+  dataFiles: number[];
   seconds: number;
   /** Tensors whose output holds NaN or ±Inf (counted by the merger). */
   nonFinite: { name: string; nan: number; inf: number }[];
@@ -127,10 +142,10 @@ export interface OnnxExportReport {
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
 /** config.json with what transformers.js reads to pick the file and its external data. */
-async function exportConfigJson(o: OnnxExportOptions, model: string): Promise<Uint8Array> {
+async function exportConfigJson(o: OnnxExportOptions, model: string, chunks: number): Promise<Uint8Array> {
   const raw = JSON.parse(new TextDecoder().decode(await configJsonFor(o.ckpt, o.dtype === 'fp16' ? 'F16' : 'F32'))) as Record<string, unknown>;
   const previous = (raw['transformers.js_config'] ?? {}) as Record<string, unknown>;
-  raw['transformers.js_config'] = { ...previous, dtype: o.dtype, use_external_data_format: { [model]: 1 } };
+  raw['transformers.js_config'] = { ...previous, dtype: o.dtype, use_external_data_format: { [model]: chunks } };
   if (o.provenance) raw.studio_export = o.provenance;
   return utf8(JSON.stringify(raw, null, 2) + '\n');
 }
@@ -147,12 +162,18 @@ function generationConfigJson(o: OnnxExportOptions): Uint8Array {
 export async function exportOnnxFolder(o: OnnxExportOptions): Promise<OnnxExportReport> {
   const started = performance.now();
   const model = onnxModelFile(o.dtype);
-  const dataName = externalDataFileOf(model);
-  const layout = layoutExternalData(o.tensors, o.dtype === 'fp16' ? 'float16' : 'float32');
+  const maxFile = o.maxDataFileBytes ?? BROWSER_DATA_CHUNK_LIMIT;
+  const layout = layoutExternalData(o.tensors, o.dtype === 'fp16' ? 'float16' : 'float32', { maxFileBytes: maxFile });
+  if (layout.files.length > MAX_DATA_CHUNKS) {
+    throw new StudioError(`the weights (${(layout.bytes / 1e9).toFixed(2)} GB) need ${layout.files.length} data files of at most ${maxFile.toLocaleString('en-US')} bytes; transformers.js loads at most ${MAX_DATA_CHUNKS}. Allow larger data files.`);
+  }
   const files: string[] = [];
   const notes: string[] = [];
-  if (layout.bytes > BROWSER_DATA_CHUNK_LIMIT) {
-    notes.push(`The weights file is ${(layout.bytes / 1e9).toFixed(2)} GB: transformers.js loads it in Node; in a browser one data file stops near 2 GB (export fp16, or split it).`);
+  if (layout.files.length > 1) {
+    notes.push(`The weights (${(layout.bytes / 1e9).toFixed(2)} GB) are split over ${layout.files.length} data files of at most ${(maxFile / 1e9).toFixed(2)} GB each, so a browser can load them (config.json's transformers.js_config.use_external_data_format says how many).`);
+  }
+  for (const t of layout.oversized) {
+    notes.push(`${t.name} alone is ${(t.length / 1e9).toFixed(2)} GB, more than one data file may hold (${(maxFile / 1e9).toFixed(2)} GB); it has a file of its own, which transformers.js loads in Node but a browser cannot${o.dtype === 'fp32' ? ' (fp16 halves it)' : ''}.`);
   }
   if (o.spec.maxSequence < o.ckpt.config.maxPositionEmbeddings) {
     // The graph has no sliding-window mask (decoder-graph.ts): the studio caps sequences at the
@@ -166,11 +187,24 @@ export async function exportOnnxFolder(o: OnnxExportOptions): Promise<OnnxExport
     files.push(name);
   };
   let data: OutputFile | undefined;
+  const closeData = async () => {
+    const f = data;
+    data = undefined;
+    await f?.close();
+  };
   try {
     // The graph first: a model the builder refuses is refused before any weight is read.
-    const graph = exportGraphBytes(o.spec, o.ckpt.config, layout, dataName);
-    data = await o.out.create(`${ONNX_SUBFOLDER}/${dataName}`);
-    const file = data;
+    const graph = exportGraphBytes(o.spec, o.ckpt.config, layout, model);
+    // Data chunks one after another: the sink asks for chunk i once chunk i − 1 is complete.
+    const chunks = {
+      async open(i: number) {
+        await closeData();
+        const name = `${ONNX_SUBFOLDER}/${externalDataFileOf(model, i)}`;
+        data = await o.out.create(name);
+        files.push(name);
+        return data;
+      },
+    };
     const merged = o.tensors.some((t) => t.mergedElements > 0);
     const report = await executeMerge({
       tensors: o.tensors,
@@ -183,20 +217,18 @@ export async function exportOnnxFolder(o: OnnxExportOptions): Promise<OnnxExport
       signal: o.signal,
       onProgress: o.onProgress,
       // The folder is aborted below on failure; the executor's own abort has nothing more to do.
-      sink: externalDataSink(layout, file),
+      sink: externalDataSink(layout, chunks),
     });
-    await file.close();
-    data = undefined;
-    files.push(`${ONNX_SUBFOLDER}/${dataName}`);
+    await closeData();
     await put(`${ONNX_SUBFOLDER}/${model}`, graph);
-    await put('config.json', await exportConfigJson(o, model));
+    await put('config.json', await exportConfigJson(o, model, layout.files.length));
     const tokenizer = await tokenizerFilesOf(o.ckpt);
     for (const t of tokenizer) await put(t.name, t.bytes);
     if (!tokenizer.some((t) => t.name === 'generation_config.json')) await put('generation_config.json', generationConfigJson(o));
     if (!tokenizer.some((t) => t.name === 'tokenizer.json')) notes.push('The target has no tokenizer.json: transformers.js can run the model on token ids, but AutoTokenizer will not load this folder.');
     await o.out.commit();
     const nonFinite = report.tensors.filter((t) => t.nan || t.inf).map((t) => ({ name: t.name, nan: t.nan, inf: t.inf }));
-    return { files, dataBytes: layout.bytes, seconds: (performance.now() - started) / 1000, nonFinite, notes };
+    return { files, dataBytes: layout.bytes, dataFiles: layout.files, seconds: (performance.now() - started) / 1000, nonFinite, notes };
   } catch (e) {
     await data?.close().catch(() => {});
     await o.out.abort().catch(() => {});

@@ -79,10 +79,11 @@ export interface DecoderGraphOptions {
   embedWeights?: Map<string, Float32Array>;
   /**
    * Weights as ONNX external data: initializers that point into one data file beside the model
-   * file (`location` relative to it, each tensor's byte range in `tensors`). What the CLI runs on
-   * onnxruntime-node: the model file stays small, the weights are never in a protobuf.
+   * file (`location` relative to it, each tensor's byte range in `tensors`, and its own file's
+   * name where the data is split over several). What the CLI runs on onnxruntime-node: the model
+   * file stays small, the weights are never in a protobuf.
    */
-  externalWeights?: { location: string; tensors: ReadonlyMap<string, { offset: number; length: number }> };
+  externalWeights?: { location: string; tensors: ReadonlyMap<string, { offset: number; length: number; location?: string }> };
   /**
    * onnxruntime's fused com.microsoft ops (fused-ops.ts): residual add + RMSNorm as
    * SkipSimplifiedLayerNormalization, RoPE as RotaryEmbedding, and attention as
@@ -257,7 +258,7 @@ function q4MatMul(g: GraphBuilder, name: string, shape: number[], o: DecoderGrap
     const elem = part === 'scales' ? 'float32' : 'uint8';
     const at = o.externalWeights?.tensors.get(names[part]);
     if (o.externalWeights && !at) throw new Error(`external weights have no entry for "${names[part]}"`);
-    return at ? g.externalInitializer(names[part], shapes[part], elem, { location: o.externalWeights!.location, ...at }) : g.input(names[part], elem, shapes[part]);
+    return at ? g.externalInitializer(names[part], shapes[part], elem, { ...at, location: at.location ?? o.externalWeights!.location }) : g.input(names[part], elem, shapes[part]);
   });
   return (x) => g.op('MatMulNBits', [x, ...inputs], { K: k, N: n, bits: Q4_BITS, block_size: Q4_BLOCK_SIZE }, { domain: 'com.microsoft' });
 }
@@ -300,7 +301,7 @@ export function buildDecoderGraph(config: ModelConfig, spec: DecoderSpec, o: Dec
     }
     const at = o.externalWeights?.tensors.get(t.name);
     if (o.externalWeights && !at) throw new Error(`external weights have no entry for "${t.name}"`);
-    if (at) g.externalInitializer(t.name, t.shape, dt, { location: o.externalWeights!.location, ...at });
+    if (at) g.externalInitializer(t.name, t.shape, dt, { ...at, location: at.location ?? o.externalWeights!.location });
     else if (o.embedWeights) g.initializer(t.name, o.embedWeights.get(t.name)!, t.shape, dt);
     else g.input(t.name, dt, t.shape);
   }

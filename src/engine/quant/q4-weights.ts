@@ -48,7 +48,7 @@ export function layoutQ4ExternalData(tensors: readonly { name: string; shape: nu
   const out: ExternalTensor[] = [];
   const put = (name: string, shape: number[], bytes: number) => {
     offset = alignUp(offset);
-    out.push({ name, shape: [...shape], offset, length: bytes });
+    out.push({ name, shape: [...shape], file: 0, offset, length: bytes });
     offset += bytes;
   };
   for (const t of tensors) {
@@ -64,7 +64,7 @@ export function layoutQ4ExternalData(tensors: readonly { name: string; shape: nu
     put(names.scales, shapes.scales, l.scaleCount * 4);
     put(names.zeroPoints, shapes.zeroPoints, l.zeroPointBytes);
   }
-  return { dtype: 'float32', tensors: out, bytes: offset };
+  return { dtype: 'float32', tensors: out, files: [offset], bytes: offset, oversized: [] };
 }
 
 const ZEROS = new Uint8Array(EXTERNAL_DATA_ALIGNMENT);

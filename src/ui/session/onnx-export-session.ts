@@ -1,4 +1,4 @@
-import { exportOnnxFolder, exportTensors, ONNX_SUBFOLDER, type OnnxExportDtype } from '../../engine/export/onnx-folder.ts';
+import { EXPORT_FORMULA, exportOnnxFolder, exportTensors, ONNX_SUBFOLDER, type OnnxExportDtype } from '../../engine/export/onnx-folder.ts';
 import { nestedOutputFolder } from '../../engine/export/nested-output-folder.ts';
 import { modelReference } from '../../engine/merge/export-files.ts';
 import { checkAlpha } from '../../engine/merge/merge-checkpoints.ts';
@@ -33,7 +33,7 @@ export function saveOnnxExport(dtype: OnnxExportDtype): Promise<void> {
       alpha,
       dtype,
       out,
-      provenance: { sft: modelReference(t.sft), rl: modelReference(t.rl), target: modelReference(t.target), alpha, formula: 'θ_target + α·(θ_RL − θ_SFT), float32' },
+      provenance: { sft: modelReference(t.sft), rl: modelReference(t.rl), target: modelReference(t.target), alpha, formula: EXPORT_FORMULA },
       signal,
       onProgress,
     });
