@@ -1,5 +1,5 @@
 /**
- * npm run bench:transformersjs [-- --size fixture|0.5b|all] [--layers N] [--tokens N] [--repeats N] [--threads N]
+ * npm run bench:transformersjs [-- --size fixture|0.5b|all] [--layers N] [--tokens N] [--repeats N] [--threads N] [--max-data-file SIZE]
  *
  * Decode tokens/s of the studio's decode loop against transformers.js 4.x, measured in one run, on
  * the same exported ONNX weights and the same backend (onnxruntime-node, CPU EP, same session
@@ -22,6 +22,9 @@
  * step on a shared machine), the order of the three rotating between runs. All are forced past EOS
  * so they generate the same count; their tokens are compared and reported.
  *
+ * `--max-data-file` (e.g. 500MB) is passed to export-onnx: the weights are then split into data
+ * chunks (model.onnx_data, _data_1, …) as a > 2 GB export is, and both loops read the chunks.
+ *
  * Sizes: `fixture` (the demo trio, 2 layers, hidden 128, vocab 288: loop overhead dominates) and
  * `0.5b` (Qwen2.5-0.5B's hidden size, heads and vocabulary 151,936, `--layers` deep, default 4;
  * random weights written by scripts/bench/real-size-trio.ts into fixtures/real-size/0.5b-<N>l).
@@ -35,6 +38,8 @@ import { AutoModelForCausalLM, env, Tensor, type PreTrainedModel } from '@huggin
 import { openCheckpoint } from '../src/engine/checkpoint/open-checkpoint.ts';
 import { decoderSpec } from '../src/engine/model/decoder-graph.ts';
 import { DecoderModel, defaultFused } from '../src/engine/model/decoder-model.ts';
+import { byteSizeFlag } from '../src/cli/commands/export-onnx.ts';
+import { BROWSER_DATA_CHUNK_LIMIT, externalDataFileOf } from '../src/engine/export/onnx-folder.ts';
 import { externalRanges, layoutExternalData } from '../src/engine/model/external-data.ts';
 import { OrtRuntime, type Ort } from '../src/engine/model/ort-runtime.ts';
 import { localFolderSource } from '../src/engine/sources/local-folder-source.ts';
@@ -54,6 +59,7 @@ const repeats = Number(arg('repeats', '5'));
  * threads made timings swing by 2× (see OrtRuntime's cpuThreads); 0 = onnxruntime's default.
  */
 const threads = Number(arg('threads', '1'));
+const maxDataFile = arg('max-data-file', '');
 const PROMPT = [18, 10, 19, 28, 17, 20, 15, 16]; // inside every vocabulary here (the tiny tokenizer's ids)
 
 interface Trio {
@@ -85,11 +91,12 @@ async function bench(t: Trio) {
   try {
     const folder = join(work, 'export');
     const exportStart = performance.now();
-    execFileSync(process.execPath, [join(root, 'bin/studio.js'), 'export-onnx', '--sft', t.sft, '--rl', t.rl, '--target', t.target, '--alpha', '1', '--device', 'cpu', '--out', folder], {
-      stdio: ['ignore', 'ignore', 'inherit'],
+    const summary = execFileSync(process.execPath, [join(root, 'bin/studio.js'), 'export-onnx', '--sft', t.sft, '--rl', t.rl, '--target', t.target, '--alpha', '1', '--device', 'cpu', '--out', folder, ...(maxDataFile ? ['--max-data-file', maxDataFile] : [])], {
+      stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, STUDIO_CACHE_DIR: join(work, 'cache') },
     });
     const exportSeconds = (performance.now() - exportStart) / 1000;
+    const { dataFiles } = JSON.parse(summary.toString().trim().split('\n').at(-1)!) as { dataFiles: number[] };
 
     // transformers.js on the folder, local files only.
     env.allowRemoteModels = false;
@@ -108,7 +115,9 @@ async function bench(t: Trio) {
     // Ours on the same weights file: the studio's graph (logits_to_keep) written beside it.
     const ckpt = await openCheckpoint(await localFolderSource(t.target));
     const spec = decoderSpec(ckpt.config, new Map([...ckpt.tensors].map(([n, x]) => [n, x.shape])), ckpt.source.label);
-    const layout = layoutExternalData(spec.weights); // the export's layout: the graph's weights in order, float32
+    // The export's layout: the graph's weights in order, float32, in chunks of at most its limit.
+    const layout = layoutExternalData(spec.weights, 'float32', { maxFileBytes: maxDataFile ? byteSizeFlag(maxDataFile) : BROWSER_DATA_CHUNK_LIMIT });
+    if (layout.files.join() !== dataFiles.join()) throw new Error(`the export's data files ${dataFiles.join(', ')} are not the layout's ${layout.files.join(', ')}`);
     const onnxDir = join(folder, 'onnx');
     const runtime = new OrtRuntime({ ort: (await import('onnxruntime-node')) as unknown as Ort, provider: 'cpu', cpuThreads: threads > 0 ? threads : undefined });
     // Two graphs of ours over the same data file: the CLI's (fused contrib ops on the CPU provider
@@ -121,8 +130,8 @@ async function bench(t: Trio) {
         {
           kind: 'external',
           files: {
-            location: 'model.onnx_data',
-            tensors: externalRanges(layout),
+            location: externalDataFileOf('model.onnx'),
+            tensors: externalRanges(layout, (i) => externalDataFileOf('model.onnx', i)),
             writeGraph: async (_name, bytes) => {
               const path = join(onnxDir, file);
               writeFileSync(path, bytes);
@@ -173,7 +182,7 @@ async function bench(t: Trio) {
     const perStep = (who: Who) => 1000 / median(runs[who].steps);
     const perRun = (who: Who) => 1000 / median(runs[who].whole);
     console.log(`\n${t.label}`);
-    console.log(`  export-onnx: ${exportSeconds.toFixed(2)} s (${(layout.bytes / 1e6).toFixed(1)} MB of float32 weights)`);
+    console.log(`  export-onnx: ${exportSeconds.toFixed(2)} s (${(layout.bytes / 1e6).toFixed(1)} MB of float32 weights in ${layout.files.length} data file${layout.files.length > 1 ? `s: ${layout.files.map((b) => (b / 1e6).toFixed(1)).join(' + ')} MB` : ''})`);
     console.log(`  prompt ${PROMPT.length} tokens, ${decodeTokens} decode steps per run, ${repeats} runs each`);
     for (const w of names) {
       console.log(

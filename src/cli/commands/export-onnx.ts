@@ -104,7 +104,7 @@ export const exportOnnx: Command = {
 const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
 
 /** `--max-data-file`: bytes, or a number with KB/MB/GB (decimal) or KiB/MiB/GiB. Above 2 GB is allowed (Node loads any size; the export notes that browsers cannot). */
-function byteSizeFlag(raw: string | undefined): number | undefined {
+export function byteSizeFlag(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw);
   const unit = m ? UNITS[m[2].toLowerCase()] : undefined;
