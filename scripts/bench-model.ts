@@ -5,9 +5,13 @@
  *  - α change → first new token: re-merging into the weights a live session reads, against the
  *    conventional path (merge on the host, build an ONNX model with the weights inside, create a
  *    new session, run), with their ratio.
+ *  - decode tokens/s of the studio's loop against transformers.js 4.x on the same exported ONNX
+ *    file and backend, with the ratio (goal ≥ 1.0×): bench-transformersjs.ts on the demo trio, run
+ *    as its own process at the end (`npm run bench:transformersjs -- --size 0.5b` for real widths).
  * Uses the synthetic "model" bench trio (~6M parameters). On a machine without a GPU the page's
  * WebGPU is SwiftShader, so its absolute numbers say nothing about a real GPU; the ratios are the point.
  */
+import { execFileSync } from 'node:child_process';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from '@playwright/test';
@@ -61,3 +65,7 @@ try {
   await browser.close();
   await server.close();
 }
+
+// Ours against transformers.js on the same exported ONNX file and backend (onnxruntime-node CPU).
+console.log('\nstudio decode loop vs transformers.js (bench:transformersjs --size fixture):');
+execFileSync(process.execPath, ['--import', './bin/register.js', 'scripts/bench-transformersjs.ts', '--size', 'fixture'], { cwd: root, stdio: 'inherit' });
