@@ -36,7 +36,7 @@ export interface RunnableModel {
   sources: { role: 'model' | 'sft' | 'rl' | 'target'; spec: string; revision?: string }[];
   /** α when merged on the fly, else null. */
   readonly alpha: number | null;
-  /** Where the model runs, in words, for results files: "onnxruntime-node (cpu)". */
+  /** Where the model runs and on which weights, in words, for results files (describeRuntime): "onnxruntime-node (cpu)". */
   readonly provider: string;
   dispose(): Promise<void>;
 }
@@ -111,12 +111,21 @@ export async function openModelForRun(args: ParsedArgs, io: CliIO): Promise<Runn
     tokenizer: () => (tok ??= StudioTokenizer.load(ckpt)),
     sources,
     alpha,
-    provider: describeProvider(provider),
+    provider: describeRuntime(provider, weightsFormat),
     dispose: async () => {
       await model.dispose();
       await runtime.dispose();
     },
   };
+}
+
+/**
+ * Where a model ran and with which weights, in words, for results files (`studio.runtime.provider`
+ * in eval's, `runtime.provider` in sweep's): one sentence for both, so a q4 result never reads
+ * like a float one.
+ */
+export function describeRuntime(provider: OrtProvider, weights: WeightsFormat): string {
+  return `${describeProvider(provider)}${weights === 'q4' ? ', 4-bit MatMulNBits linear weights (block 32)' : ''}`;
 }
 
 /**

@@ -3,10 +3,11 @@ import { StudioError } from '../engine/errors.ts';
 import { planMerge, type MergePlan, type VocabPolicy } from '../engine/merge/merge-plan.ts';
 import { decoderSpec } from '../engine/model/decoder-graph.ts';
 import { DecoderModel } from '../engine/model/decoder-model.ts';
-import { describeProvider, type OrtRuntime } from '../engine/model/ort-runtime.ts';
+import type { OrtRuntime } from '../engine/model/ort-runtime.ts';
 import type { StudioTokenizer } from '../engine/model/tokenizer.ts';
 import { SweepSeriesError, type SweepBackend } from '../engine/sweep/host-sweep-backend.ts';
 import type { Series } from '../engine/sweep/results-document.ts';
+import { describeRuntime } from './model-flags.ts';
 import { NativeWeights, type TrioSources, type WeightsFormat } from './native-weights.ts';
 
 /**
@@ -47,7 +48,7 @@ export class NativeSweepBackend implements SweepBackend {
     private readonly sources: TrioSources,
     private readonly plan: MergePlan,
   ) {
-    this.description = `${describeProvider(o.runtime.o.provider)}${o.weights === 'q4' ? ', 4-bit MatMulNBits linear weights (block 32)' : ''}, θ streamed from the checkpoints into a cached ONNX external-data file per point, a new session per point`;
+    this.description = `${describeRuntime(o.runtime.o.provider, o.weights ?? 'float')}, θ streamed from the checkpoints into a cached ONNX external-data file per point, a new session per point`;
     this.current = 'v|0';
   }
 

@@ -118,11 +118,15 @@ describe('studio forward/generate --weights q4', () => {
       const samples = join(work, `samples-${w}.jsonl`);
       const r = await studio('eval', ...demoTrio, '--task', 'demo_arith', '--out', out, '--samples', samples, '--weights', w);
       expect(r.code).toBe(0);
-      const acc = JSON.parse(readFileSync(out, 'utf8')).results.demo_arith['acc,none'] as number;
+      const doc = JSON.parse(readFileSync(out, 'utf8'));
+      const acc = doc.results.demo_arith['acc,none'] as number;
       const rows = readFileSync(samples, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { prompt: string; continuations: { text: string; loglikelihood: number; is_greedy: boolean }[] });
-      return { acc, rows };
+      return { acc, rows, provider: doc.studio.runtime.provider as string };
     };
     const [f, q] = [await run('float'), await run('q4')];
+    // The results file says which weights ran: a q4 accuracy must not read like a float one.
+    expect(f.provider).toBe('onnxruntime-node (cpu)');
+    expect(q.provider).toBe('onnxruntime-node (cpu), 4-bit MatMulNBits linear weights (block 32)');
     const answer = (prompt: string) => String((Number(prompt[0]) + Number(prompt[2])) % 10);
     const nll = (x: typeof f) => -x.rows.reduce((a, r) => a + r.continuations.find((c) => c.text === answer(r.prompt))!.loglikelihood, 0) / x.rows.length;
     const best = (r: (typeof f.rows)[number]) => r.continuations.reduce((a, c) => (c.loglikelihood > a.loglikelihood ? c : a)).text;
@@ -146,7 +150,10 @@ describe('studio forward/generate --weights q4', () => {
     const r = await studio('sweep', '--config', config, '--out', out, '--weights', 'q4');
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(readFileSync(out, 'utf8'));
-    expect(doc.runtime.provider).toContain('4-bit MatMulNBits linear weights (block 32)');
+    // The same words as eval's results (one describeRuntime), then how the sweep streams its points.
+    const evalProvider = JSON.parse(readFileSync(join(work, 'eval-q4.json'), 'utf8')).studio.runtime.provider;
+    expect(evalProvider).toBe('onnxruntime-node (cpu), 4-bit MatMulNBits linear weights (block 32)');
+    expect(doc.runtime.provider).toBe(`${evalProvider}, θ streamed from the checkpoints into a cached ONNX external-data file per point, a new session per point`);
     const point = doc.points.find((p: { series: string; alpha: number | null }) => p.series === 'v' && p.alpha === 1);
     expect(point.correct / point.total).toBe(JSON.parse(readFileSync(join(work, 'eval-q4.json'), 'utf8')).results.demo_arith['acc,none']);
   });
