@@ -5,9 +5,9 @@
  * the page's chart with one curve per task × condition.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,12 +62,14 @@ describe('the demo task through studio eval', () => {
 describe('studio sweep on the demo trio', () => {
   let doc: SweepResultsDocument;
   let stdout: string[];
+  let stderr: string[];
 
   beforeAll(async () => {
     writeConfig('sweep.json', { ...trio(), alphas: [1, -1, 0], tasks: [{ task: 'demo_arith', conditions: ['plain', 'think'] }], generation: { batch_size: 25 }, controls: { donors: true, random_vector_seed: 7 } });
     const r = await studio('sweep', '--config', 'sweep.json', '--out', 'results.json', '--plot', 'plot.svg', '--share-url', '--base-url', 'https://studio.example/app/', '--samples', 'samples.jsonl');
     expect(r.code, r.stderr).toBe(0);
     stdout = r.stdout.trim().split('\n');
+    stderr = r.stderr.trim().split('\n');
     // Progress on stderr with items/s and an ETA.
     // Progress lines come at most once a second (how many depends on the machine's speed); each
     // has the format, the intermediate ones an ETA, and the last one says all items are done.
@@ -108,11 +110,14 @@ describe('studio sweep on the demo trio', () => {
     expect(doc.samples!.find((x) => x.condition === 'think')!.prompt).toBe("Let's think step by step.0+0=");
   });
 
-  it('--share-url prints a URL whose document is results.json without its samples', async () => {
-    const url = stdout.find((l) => l.startsWith('https://studio.example/app/#r=1.'))!;
-    expect(url).toBeDefined();
+  it('--share-url: stdout is one JSON document, the summary, whose share_url decodes to results.json without its samples; people read the link on stderr', async () => {
+    expect(stdout).toHaveLength(1);
+    const summary = JSON.parse(stdout[0]);
+    expect(summary).toMatchObject({ out: 'results.json', points: 18, plot: 'plot.svg', best_alpha: 1 });
+    const url: string = summary.share_url;
+    expect(url.startsWith('https://studio.example/app/#r=1.')).toBe(true);
     expect(await decodeShareHash(url)).toEqual(withoutSamples(doc));
-    expect(JSON.parse(stdout.at(-1)!)).toMatchObject({ out: 'results.json', points: 18, share_url: url, plot: 'plot.svg', best_alpha: 1 });
+    expect(stderr.filter((l) => l.startsWith('share URL'))).toEqual([`share URL (${url.length} characters): ${url}`]);
   });
 
   it("the summary carries the best α's mergekit recipe and says lm_eval cannot repeat the studio's own task", () => {
@@ -136,6 +141,32 @@ describe('studio sweep on the demo trio', () => {
     expect(svg).toContain('accuracy (%)');
     expect(svg).not.toContain('tabindex');
   });
+});
+
+describe('studio sweep from another folder than sweep.json\'s', () => {
+  it('the mergekit recipe names the local sources by absolute path (sweep.json\'s are relative to its folder)', async () => {
+    mkdirSync(join(work, 'configs'), { recursive: true });
+    const rel = (p: string) => relative(join(work, 'configs'), p);
+    const m = trio();
+    writeConfig('configs/relative.json', { sft: rel(m.sft), rl: rel(m.rl), target: rel(m.target), alphas: [1], tasks: [{ task: 'demo_arith', limit: 10 }], controls: { donors: false, random_vector_seed: null } });
+    expect(JSON.parse(readFileSync(join(work, 'configs/relative.json'), 'utf8')).target.startsWith('..')).toBe(true);
+    const r = await studio('sweep', '--config', 'configs/relative.json', '--out', 'relative-results.json');
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.mergekit_yaml).toBe(
+      '# Reasoning-vector merge θ = θ_target + α·(θ_RL − θ_SFT) with α = 1, as a mergekit recipe:\n' +
+        '#   mergekit-yaml mergekit_config.yml ./merged\n' +
+        'merge_method: linear\n' +
+        `base_model: ${m.target}\n` +
+        'models:\n' +
+        `  - model: ${m.target}\n    parameters:\n      weight: 1\n` +
+        `  - model: ${m.sft}\n    parameters:\n      weight: -1\n` +
+        `  - model: ${m.rl}\n    parameters:\n      weight: 1\n` +
+        'parameters:\n  normalize: false\ndtype: float32\nout_dtype: bfloat16\n',
+    );
+    // results.json (and so the share URL) keeps the specs as sweep.json wrote them.
+    expect(JSON.parse(readFileSync(join(work, 'relative-results.json'), 'utf8')).sources.target).toEqual({ spec: rel(m.target), revision: null });
+  }, 120_000);
 });
 
 describe('studio sweep --plot plot.png', () => {

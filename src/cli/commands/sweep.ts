@@ -67,6 +67,7 @@ export const sweep: Command = {
     const base = dirname(resolve(configPath));
     // Local paths in sweep.json are relative to its folder (hf: sources are not paths).
     const local = (spec: string) => (parseSourceSpec(spec).kind === 'local' && !isAbsolute(spec) ? join(base, spec) : spec);
+    const absoluteSource = (s: SourceRecord): SourceRecord => ({ ...s, spec: local(s.spec) });
 
     // Items first: a bad file or dataset is refused before any model is read.
     const tasks: SweepInput['tasks'] = [];
@@ -133,9 +134,13 @@ export const sweep: Command = {
         await writeBytesAtomically(plotPath, bytes);
         summary.plot = plotPath;
       }
+      // The recipe and the lm_eval lines are run from wherever the user is, not from sweep.json's
+      // folder: local sources as absolute paths (as `studio merge` writes them), Hub ids as they are.
+      // results.json keeps the specs as sweep.json gives them (what the share URL carries).
+      const atHere = { ...withoutSamples(doc), sources: { sft: absoluteSource(doc.sources.sft), rl: absoluteSource(doc.sources.rl), target: absoluteSource(doc.sources.target) } };
       // The recipe writes the target's dtype, as `studio merge` does by default.
       const targetDtype = target.tensors.values().next().value?.dtype;
-      const recipe = bestAlphaRecipe(withoutSamples(doc), targetDtype && isSupportedDtype(targetDtype) ? targetDtype : 'BF16');
+      const recipe = bestAlphaRecipe(atHere, targetDtype && isSupportedDtype(targetDtype) ? targetDtype : 'BF16');
       if (recipe) {
         summary.best_alpha = recipe.alpha;
         summary.mergekit_yaml = recipe.yaml;
@@ -143,19 +148,19 @@ export const sweep: Command = {
       }
       // At scale: the target as the baseline, and the merge the recipe builds (`mergekit-yaml … ./merged`).
       const commandsFor = (model: { pretrained: string; revision?: string | null }, outputPath: string) =>
-        Object.fromEntries((['hf', 'vllm'] as const).map((backend) => [backend, lmEvalCommands(doc, model, { backend, outputPath }).commands.map((c) => c.command)]));
-      const skipped = lmEvalCommands(doc, lmEvalModelOf(doc.sources.target), { backend: 'hf' }).skipped;
+        Object.fromEntries((['hf', 'vllm'] as const).map((backend) => [backend, lmEvalCommands(atHere, model, { backend, outputPath }).commands.map((c) => c.command)]));
+      const skipped = lmEvalCommands(atHere, lmEvalModelOf(atHere.sources.target), { backend: 'hf' }).skipped;
       summary.lm_eval = {
-        target: commandsFor(lmEvalModelOf(doc.sources.target), 'lm-eval-results/target'),
+        target: commandsFor(lmEvalModelOf(atHere.sources.target), 'lm-eval-results/target'),
         ...(recipe ? { merged: commandsFor({ pretrained: './merged' }, `lm-eval-results/alpha-${recipe.alpha}`) } : {}),
         skipped,
       };
       for (const s of skipped) io.stderr(`lm_eval: ${s.task} left out: ${s.reason}.`);
       if (shareUrl) {
         const url = await encodeShareUrl(doc, baseUrl ?? DEFAULT_SHARE_BASE_URL);
-        io.stdout(url);
+        // stdout stays one JSON document (the summary, which holds share_url); people read stderr.
         summary.share_url = url;
-        io.stderr(`share URL: ${url.length} characters`);
+        io.stderr(`share URL (${url.length} characters): ${url}`);
       }
       io.stdout(JSON.stringify(summary));
     } catch (e) {
