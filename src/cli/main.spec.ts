@@ -129,7 +129,7 @@ describe('studio inspect on fixtures', () => {
     'shape-size-mismatch': /^studio inspect: shape-size-mismatch\/model\.safetensors: tensor "model\.layers\.0\.self_attn\.k_proj\.bias": shape \[9\] × BF16 needs 18 bytes but data_offsets \[\d+, \d+\] span 16; the file is corrupt\.$/,
     'overlapping-spans': /^studio inspect: overlapping-spans\/model\.safetensors: tensor "model\.norm\.weight": data overlaps tensor "model\.layers\.1\.self_attn\.v_proj\.weight"; the file is corrupt\.$/,
     'out-of-range-span': /^studio inspect: out-of-range-span\/model\.safetensors: tensor "model\.norm\.weight": data_offsets \[\d+, \d+\] run past the end of the data \(\d+ bytes\); the file is truncated — re-download it\.$/,
-    'missing-config': /^studio inspect: missing-config: config\.json: is missing; a checkpoint needs the config\.json saved next to its safetensors \(drop the whole model folder\)\.$/,
+    'missing-config': /^studio inspect: missing-config: config\.json: is missing; a checkpoint needs the config\.json saved next to its safetensors \(use the whole model folder, not only its weight files\)\.$/,
     'missing-shard': /^studio inspect: missing-shard: model\.safetensors\.index\.json: names shard "model-00002-of-00003\.safetensors", which is not in the checkpoint; re-download the missing shard or fix the index\.$/,
   };
 

@@ -8,9 +8,12 @@ import { VOCAB_POLICIES, type VocabPolicy } from '../engine/merge/merge-plan.ts'
 import type { TensorMerger } from '../engine/merge/tensor-merger.ts';
 import type { SupportedDtype } from '../engine/safetensors/dtypes.ts';
 import { UsageError, type CliIO, type ParsedArgs } from './command.ts';
+import { decimalNumber } from './parse-flags.ts';
 import { CpuFallbackMerger } from './gpu-child/cpu-fallback-merger.ts';
 import { DawnChildMerger, GpuChildError } from './gpu-child/dawn-child-merger.ts';
 import { openCliSource } from './open-source.ts';
+import { localFolderSource } from '../engine/sources/local-folder-source.ts';
+import { StudioError } from '../engine/errors.ts';
 
 /** Flags shared by `merge`, `vector` and (as the merge-on-the-fly form of --model) `forward`/`generate`. */
 
@@ -28,8 +31,8 @@ export function stringFlag(args: ParsedArgs, name: string, required = false): st
 /** --alpha: any finite number (negative subtracts the vector). */
 export function alphaFlag(args: ParsedArgs): number {
   const raw = stringFlag(args, 'alpha', true);
-  const alpha = raw.trim() === '' ? NaN : Number(raw);
-  if (!Number.isFinite(alpha)) throw new UsageError(`--alpha must be a finite number, got "${raw}".`);
+  const alpha = decimalNumber(raw);
+  if (!Number.isFinite(alpha)) throw new UsageError(`--alpha must be a finite number (decimal, e.g. 1, -0.5 or 1e-3), got "${raw}".`);
   return alpha;
 }
 
@@ -54,10 +57,47 @@ export interface OpenedRole {
   ref: string;
 }
 
-export async function openRole(spec: string): Promise<OpenedRole> {
-  const ckpt = await openCheckpoint(await openCliSource(spec));
+/**
+ * Opens one role's checkpoint. A folder is labelled by its path as typed (not its last component,
+ * which is often the same for all three donors). With `flag` (the role's flag name, e.g. "rl"),
+ * an error opening it names the flag: `--rl ../b/ckpt: model.safetensors: …`.
+ */
+export async function openRole(spec: string, flag?: string): Promise<OpenedRole> {
+  const parsed = parseSourceSpec(spec);
+  const label = parsed.kind === 'local' ? parsed.path.replace(/(.)\/+$/, '$1') : undefined;
+  let ckpt: Checkpoint;
+  try {
+    ckpt = await openCheckpoint(label !== undefined ? await localFolderSource(label, { label }) : await openCliSource(spec));
+  } catch (e) {
+    if (flag && e instanceof StudioError) e.message = roleMessage(`--${flag}`, spec, label ?? `hf:${(parsed as { repo: string }).repo}`, e.message);
+    throw e;
+  }
   // A folder is named by its absolute path, so the recipe works from any directory.
-  return { ckpt, ref: modelReference(ckpt, parseSourceSpec(spec).kind === 'local' ? resolve(spec) : spec) };
+  return { ckpt, ref: modelReference(ckpt, parsed.kind === 'local' ? resolve(spec) : spec) };
+}
+
+/**
+ * `--device` chooses where a merge runs; the model itself always runs on onnxruntime. When no merge
+ * is needed (θ(α) cached, or one checkpoint) an explicit gpu|cpu has no effect, and a run that
+ * passes or fails by the cache's state must say why. `auto` asked for nothing, so it stays quiet.
+ */
+export function noteDeviceUnused(args: ParsedArgs, io: CliIO, why: string, runsOn: string): void {
+  const device = stringFlag(args, 'device');
+  if (device === 'gpu' || device === 'cpu') io.stderr(`studio: --device ${device}: nothing to merge (${why}); the model runs on ${runsOn}.`);
+}
+
+/**
+ * An error's message with the role's flag in front, the source named once: errors about a file
+ * start with "label/file" or "label:" (a hub source's label is hf:owner/name@commit), hub errors
+ * with owner/name.
+ */
+function roleMessage(flag: string, spec: string, name: string, message: string): string {
+  const hubName = name.replace(/^hf:/, '');
+  const m = /^(hf:[^\s/]+\/[^\s/@:]+@[^\s/:]+)[/:]/.exec(message);
+  const label = m?.[1] ?? name;
+  if (message.startsWith(`${label}/`)) return `${flag} ${label}: ${message.slice(label.length + 1)}`;
+  if (message.startsWith(label) || message.startsWith(`${hubName}:`)) return `${flag} ${message}`;
+  return `${flag} ${spec}: ${message}`;
 }
 
 /** Set to 1 to let the GPU path use a software adapter (SwiftShader, lavapipe): for testing it without a GPU. */

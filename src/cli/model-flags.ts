@@ -7,7 +7,8 @@ import { describeProvider, OrtRuntime, type Ort, type OrtProvider } from '../eng
 import { StudioTokenizer } from '../engine/model/tokenizer.ts';
 import { checkpointWeightsF32, mergedWeightsF32 } from '../engine/model/weights.ts';
 import { UsageError, type CliIO, type ParsedArgs } from './command.ts';
-import { alphaFlag, mergerFor, openRole, stringFlag, vocabPolicyFlag } from './merge-flags.ts';
+import { alphaFlag, mergerFor, noteDeviceUnused, openRole, stringFlag, vocabPolicyFlag } from './merge-flags.ts';
+import { decimalNumber } from './parse-flags.ts';
 import { NativeWeights, type NamedSource, type TrioSources, type WeightsFormat } from './native-weights.ts';
 
 /**
@@ -58,13 +59,13 @@ export async function openModelForRun(args: ParsedArgs, io: CliIO): Promise<Runn
   let plan: MergePlan | undefined;
   const vocabPolicy = vocabPolicyFlag(args);
   if (single) {
-    ckpt = (await openRole(single)).ckpt;
+    ckpt = (await openRole(single, 'model')).ckpt;
     opened = [{ role: 'model', spec: single, ckpt }];
   } else {
     alpha = alphaFlag(args);
     const roles = ['sft', 'rl', 'target'] as const;
     const specs = roles.map((r) => stringFlag(args, r, true));
-    const [sft, rl, target] = await Promise.all(specs.map((s) => openRole(s)));
+    const [sft, rl, target] = await Promise.all(specs.map((s, i) => openRole(s, roles[i])));
     trio = [
       { role: 'sft', spec: specs[0], ckpt: sft.ckpt },
       { role: 'rl', spec: specs[1], ckpt: rl.ckpt },
@@ -79,21 +80,27 @@ export async function openModelForRun(args: ParsedArgs, io: CliIO): Promise<Runn
   const spec = decoderSpec(ckpt.config, shapesOf(ckpt), ckpt.source.label);
 
   let runtime: OrtRuntime;
+  // Whether a merger was made: none is when θ(α) comes from the model cache or for one checkpoint.
+  let merging = false;
+  const merger = () => {
+    merging = true;
+    return mergerFor(args, io);
+  };
   let weightsAt: (a: number | null) => Promise<WeightFeed>;
   if (provider === 'cpu') {
     runtime = await nativeRuntime();
-    const weights = new NativeWeights({ spec, log: io.stderr, merger: () => mergerFor(args, io), weights: weightsFormat });
+    const weights = new NativeWeights({ spec, log: io.stderr, merger, weights: weightsFormat });
     weightsAt = (a) => (plan && trio ? weights.merged(trio, plan, vocabPolicy, a!) : weights.checkpoint(opened[0]));
   } else {
     runtime = new OrtRuntime({ ort: (await import('onnxruntime-web')) as unknown as Ort, provider: 'wasm' });
     // The page's fallback: weights baked into the session, one α per session.
     weightsAt = async (a) => {
       if (!plan) return { kind: 'embedded', arrays: await checkpointWeightsF32(ckpt, spec) };
-      const merger = await mergerFor(args, io);
+      const m = await merger();
       try {
-        return { kind: 'embedded', arrays: await mergedWeightsF32(plan, merger, a!) };
+        return { kind: 'embedded', arrays: await mergedWeightsF32(plan, m, a!) };
       } finally {
-        merger.destroy();
+        m.destroy();
       }
     };
   }
@@ -104,6 +111,7 @@ export async function openModelForRun(args: ParsedArgs, io: CliIO): Promise<Runn
     await runtime.dispose();
     throw e;
   }
+  if (!merging) noteDeviceUnused(args, io, single ? '--model is one checkpoint, run as it is' : 'θ(α) came from the model cache', describeProvider(provider));
   let tok: Promise<StudioTokenizer> | undefined;
   return {
     model,
@@ -188,7 +196,7 @@ export function intFlag(args: ParsedArgs, name: string, fallback?: number, min =
 export function numberFlag(args: ParsedArgs, name: string, fallback: number, check: (v: number) => boolean, what: string): number {
   const raw = stringFlag(args, name);
   if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(v) || !check(v)) throw new UsageError(`--${name} must be ${what}, got "${raw}".`);
+  const v = decimalNumber(raw);
+  if (!Number.isFinite(v) || !check(v)) throw new UsageError(`--${name} must be ${what}, got "${raw}".`);
   return v;
 }

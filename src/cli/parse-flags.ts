@@ -29,6 +29,15 @@ export class UsageError extends StudioError {}
  */
 const NEGATIVE_NUMBER = /^-(\d|\.\d|Infinity\b|inf\b)/i;
 
+/**
+ * A decimal number as people write one: `2`, `-0.5`, `.5`, `1e-3`, `+3`. Number() alone also
+ * reads `0x10` (16), `0b11` (3), `0o7` and whitespace-padded or empty strings (0); a flag value
+ * like that is a mistake, not a number. NaN when `raw` is not decimal (callers say what they need).
+ */
+export function decimalNumber(raw: string): number {
+  return /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(raw) ? Number(raw) : NaN;
+}
+
 export function parseFlags(
   argv: string[],
   specs: FlagSpecs,
@@ -52,9 +61,23 @@ export function parseFlags(
       options: Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, { type: s.type }])),
       strict: true,
       allowPositionals: (opts.maxPositionals ?? 0) > 0,
+      tokens: true,
     });
   } catch (e) {
     throw new UsageError(where + describeParseError(e, argv, specs));
+  }
+  // parseArgs keeps the last of a repeated flag: `--alpha 1 --alpha 2` would merge at 2 without a
+  // word, which is never what a typo or a pasted line meant. No flag here is declared `multiple`.
+  const seen = new Map<string, string[]>();
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== 'option') continue;
+    const values = seen.get(t.name) ?? [];
+    values.push(t.value ?? '');
+    seen.set(t.name, values);
+    if (values.length === 2) {
+      const which = specs[t.name]?.type === 'string' ? ` (${values.map((v) => JSON.stringify(v)).join(' and ')})` : '';
+      throw new UsageError(`${where}--${t.name} is given twice${which}; give it once.`);
+    }
   }
   if (parsed.positionals.length > (opts.maxPositionals ?? 0)) {
     const extra = parsed.positionals[opts.maxPositionals ?? 0];

@@ -22,6 +22,8 @@ export const generate: Command = {
     const ids = idsFlag(args);
     const prompt = stringFlag(args, 'prompt');
     if ((ids ? 1 : 0) + (prompt !== undefined ? 1 : 0) !== 1) throw new UsageError('give exactly one of --ids 1,2,3 or --prompt "…".');
+    // Token ids go to the model as they are; a chat template is text, so it can only wrap --prompt.
+    if (ids && args.flags.has('chat')) throw new UsageError('--chat applies the model\'s chat template to --prompt text, not to token ids; drop --chat, or give --prompt "…" instead of --ids.');
     const maxNewTokens = intFlag(args, 'max-new-tokens', undefined, 1);
     const temperature = numberFlag(args, 'temperature', 0, (v) => v >= 0, 'a number ≥ 0');
     const topP = numberFlag(args, 'top-p', 1, (v) => v > 0 && v <= 1, 'in (0, 1]');

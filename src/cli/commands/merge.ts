@@ -17,7 +17,7 @@ export const merge: Command = {
     const outDtype = dtypeFlag(args);
     const vocabPolicy = vocabPolicyFlag(args);
     const outDir = stringFlag(args, 'out', true);
-    const [sft, rl, target] = await Promise.all(['sft', 'rl', 'target'].map((r) => openRole(stringFlag(args, r, true))));
+    const [sft, rl, target] = await Promise.all(['sft', 'rl', 'target'].map((r) => openRole(stringFlag(args, r, true), r)));
     // Refuse bad input (shapes, vocab, an occupied --out) before anything is created.
     const plan = planMerge({ sft: sft.ckpt, rl: rl.ckpt, target: target.ckpt }, { mode: 'merge', outDtype, vocabPolicy });
     const out = await nodeOutputFolder(outDir);

@@ -16,7 +16,7 @@ export const vector: Command = {
     const outDtype = dtypeFlag(args);
     const vocabPolicy = vocabPolicyFlag(args);
     const outDir = stringFlag(args, 'out', true);
-    const [sft, rl] = await Promise.all(['sft', 'rl'].map((r) => openRole(stringFlag(args, r, true))));
+    const [sft, rl] = await Promise.all(['sft', 'rl'].map((r) => openRole(stringFlag(args, r, true), r)));
     // Refuse bad input (shapes, an occupied --out) before anything is created.
     const plan = planMerge({ sft: sft.ckpt, rl: rl.ckpt }, { mode: 'vector', outDtype, vocabPolicy });
     const out = await nodeOutputFolder(outDir);

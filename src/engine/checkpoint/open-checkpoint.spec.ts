@@ -155,7 +155,7 @@ describe('layout errors', () => {
     const e = await rejection(openCheckpoint(await localFolderSource(fx.bad('missing-config'))));
     expect(e).toBeInstanceOf(CheckpointLayoutError);
     expect(e.message).toBe(
-      'missing-config: config.json: is missing; a checkpoint needs the config.json saved next to its safetensors (drop the whole model folder).',
+      'missing-config: config.json: is missing; a checkpoint needs the config.json saved next to its safetensors (use the whole model folder, not only its weight files).',
     );
   });
 

@@ -58,7 +58,7 @@ export async function openCheckpoint(source: CheckpointSource, onProgress?: (p: 
     throw new CheckpointLayoutError(
       source.label,
       'config.json',
-      'is missing; a checkpoint needs the config.json saved next to its safetensors (drop the whole model folder).',
+      'is missing; a checkpoint needs the config.json saved next to its safetensors (use the whole model folder, not only its weight files).',
     );
   }
   const config = parseModelConfig(source.label, await readText(await source.open('config.json')));

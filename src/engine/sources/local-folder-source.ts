@@ -5,13 +5,17 @@ import { CheckpointLayoutError, SourceSpecError } from '../errors.ts';
 import { readFileRange } from './node-file-range.ts';
 import type { ByteFile, CheckpointSource, FileEntry } from './source.ts';
 
-/** A checkpoint folder on disk. Reads are positioned `read(2)` calls: no file is loaded whole. */
-export async function localFolderSource(path: string): Promise<CheckpointSource> {
+/**
+ * A checkpoint folder on disk. Reads are positioned `read(2)` calls: no file is loaded whole.
+ * `label` names it in errors and summaries (default: the folder's name). The CLI passes the path
+ * as typed, since three donors are often `a/ckpt`, `b/ckpt`, `c/ckpt` and "ckpt" names none.
+ */
+export async function localFolderSource(path: string, opts: { label?: string } = {}): Promise<CheckpointSource> {
   const root = resolve(path);
   const st = await stat(root).catch(() => undefined);
   if (!st) throw new SourceSpecError(`${path}: no such folder. Give a checkpoint folder or hf:owner/name.`);
   if (!st.isDirectory()) throw new SourceSpecError(`${path} is a file; give the folder that holds config.json and the safetensors.`);
-  const label = basename(root);
+  const label = opts.label ?? basename(root);
   return {
     kind: 'local',
     label,
