@@ -4,8 +4,11 @@
 // `npx studio`.
 import './register.js';
 
-const { runCli } = await import('../src/cli/main.ts');
-process.exitCode = await runCli(process.argv.slice(2), {
+const { exitOnInterrupt, runCli } = await import('../src/cli/main.ts');
+const io = {
   stdout: (line) => process.stdout.write(line + '\n'),
   stderr: (line) => process.stderr.write(line + '\n'),
-});
+};
+// Ctrl-C / SIGTERM remove the unfinished output folder and say so (main.ts).
+exitOnInterrupt(process.argv.slice(2), io);
+process.exitCode = await runCli(process.argv.slice(2), io);

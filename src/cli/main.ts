@@ -1,4 +1,5 @@
 import { StudioError } from '../engine/errors.ts';
+import { removeUnfinishedOutputsSync } from '../engine/merge/output/node-output-folder.ts';
 import type { CliIO, Command } from './command.ts';
 import { evalCommand } from './commands/eval.ts';
 import { exportOnnx } from './commands/export-onnx.ts';
@@ -58,5 +59,28 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     }
     io.stderr(`studio ${name}: internal error: ${(e as Error)?.stack ?? String(e)}`);
     return 1;
+  }
+}
+
+/** The exit status of a process ended by a signal, as a shell reports it (128 + the signal's number). */
+const INTERRUPTS = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/**
+ * Ctrl-C and SIGTERM for the process `bin/studio.js` runs (not installed by runCli, which tests
+ * also call in-process). Node's default would end the process at once, leaving every output
+ * folder's hidden partial sibling behind (100 MB and more each) and saying nothing; instead the
+ * partial folders are removed synchronously (engine/merge/output/node-output-folder.ts keeps the
+ * list), one line says so, and the exit status is the one a shell gives a signal's death.
+ * Nothing else is undone: the download cache's partial files stay, to be resumed by the next
+ * run, and a lock file of this process is taken over by the next one (its pid is dead).
+ */
+export function exitOnInterrupt(argv: readonly string[], io: Pick<CliIO, 'stderr'>): void {
+  const name = argv[0] !== undefined && Object.hasOwn(COMMANDS, argv[0]) ? `studio ${argv[0]}` : 'studio';
+  for (const [signal, code] of Object.entries(INTERRUPTS)) {
+    process.once(signal, () => {
+      const removed = removeUnfinishedOutputsSync();
+      io.stderr(`${name}: interrupted${removed.length ? '; nothing was saved' : ''}.`);
+      process.exit(code);
+    });
   }
 }

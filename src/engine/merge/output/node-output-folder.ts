@@ -1,8 +1,47 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync, rmdirSync, rmSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { StudioError } from '../../errors.ts';
 import type { OutputFile, OutputFolder } from './output-folder.ts';
+
+/**
+ * Every output folder of this process not yet committed or aborted: its hidden partial sibling,
+ * and the parent folder its creation made (if any). A process stopped by a signal never reaches
+ * abort(), so the CLI's SIGINT/SIGTERM handler (src/cli/main.ts) removes these synchronously with
+ * removeUnfinishedOutputsSync() before it exits: an interrupted run leaves no 100 MB hidden
+ * folder beside --out. (The download cache's `.partial` files are not here on purpose: they are
+ * resumed from their last byte by the next run.)
+ */
+const unfinished = new Map<string, { dir: string; createdParent?: string }>();
+
+/**
+ * Removes the partial folders of every unfinished output folder, at once and synchronously (it
+ * runs in a signal handler just before process.exit). Returns the `--out` paths whose partial
+ * folder it removed; one whose rename to its final name has already happened is not among them.
+ */
+export function removeUnfinishedOutputsSync(): string[] {
+  const removed: string[] = [];
+  for (const [temp, { dir, createdParent }] of unfinished) {
+    unfinished.delete(temp);
+    if (!existsSync(temp)) continue; // committed a moment ago
+    rmSync(temp, { recursive: true, force: true });
+    removed.push(dir);
+    // Parent folders this run created, innermost first, as long as they are empty.
+    if (createdParent) {
+      const top = resolve(createdParent);
+      for (let d = dirname(resolve(dir)); !relative(top, d).startsWith('..'); d = dirname(d)) {
+        try {
+          rmdirSync(d);
+        } catch {
+          break;
+        }
+        if (d === top) break;
+      }
+    }
+  }
+  return removed;
+}
 
 /**
  * A folder on disk. Files are written into a hidden sibling `.<name>.partial-<random>` and the
@@ -27,6 +66,7 @@ export async function nodeOutputFolder(dir: string): Promise<OutputFolder> {
   } catch (e) {
     throw new StudioError(`--out ${dir}: cannot write next to it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); name a writable location.`);
   }
+  unfinished.set(temp, { dir, createdParent });
   const open_ = new Set<OutputFile>();
   return {
     label: dir,
@@ -58,10 +98,12 @@ export async function nodeOutputFolder(dir: string): Promise<OutputFolder> {
       if (open_.size) throw new Error(`commit with ${open_.size} file(s) still open`);
       if (await stat(dir).catch(() => undefined)) await rmdir(dir); // empty, checked above
       await rename(temp, dir);
+      unfinished.delete(temp);
     },
     async abort() {
       for (const f of [...open_]) await f.close().catch(() => {});
       await rm(temp, { recursive: true, force: true });
+      unfinished.delete(temp);
       if (createdParent) await rm(createdParent, { recursive: true, force: true }).catch(() => {});
     },
   };
