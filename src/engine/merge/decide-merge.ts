@@ -90,6 +90,8 @@ export interface VerdictItem {
   tensor?: string;
   message: string;
   shapes?: Partial<Record<Role, number[] | null>>;
+  /** config-mismatch: the field's value in each checkpoint. */
+  values?: Partial<Record<Role, number>>;
   /** An error another vocab policy resolves: that policy. */
   allowedBy?: VocabPolicy;
 }
@@ -161,14 +163,52 @@ export function decideMerge(trio: Trio<CheckpointHeaders>, options: DecideOption
   };
 }
 
+const NOT_SAME_SIZE = 'the checkpoints are not the same architecture size.';
+
 /**
- * A refusal as one line per door: each error, and for one a vocab policy resolves, how to pick
- * that policy (`choose` names the control: a CLI flag, a menu in the page).
+ * Errors a refusal spells out; the rest are counted. Two checkpoints of different sizes differ in
+ * every config field and every tensor: one sentence each made a 4,500-character line of ~30
+ * repeats (`studio vector` on a 128-wide and a 16-wide donor), where the first few say it all.
  */
-export function refusalMessage(v: Verdict, choose: (p: VocabPolicy) => string = (p) => `the vocab policy "${p}"`): string {
-  const errors = v.items.filter((i) => i.severity === 'error').map((i) => i.message);
+export const REFUSAL_LISTED = 3;
+
+/**
+ * A refusal as one line per door: each error (up to REFUSAL_LISTED, then how many more), and for
+ * one a vocab policy resolves, how to pick that policy (`choose` names the control: a CLI flag, a
+ * menu in the page). `labels` names the checkpoints (the CLI's sources) when the errors are about
+ * architecture size: which checkpoints disagree is read off the errors' per-role values.
+ */
+export function refusalMessage(v: Verdict, choose: (p: VocabPolicy) => string = (p) => `the vocab policy "${p}"`, labels?: Partial<Record<Role, string>>): string {
+  const errors = v.items.filter((i) => i.severity === 'error');
   const hint = v.allowedBy ? ` Choose ${choose(v.allowedBy)} to ${vocabPolicyEffect(v.allowedBy, v.mode)}.` : '';
-  return errors.join(' ') + hint;
+  if (errors.length <= REFUSAL_LISTED) return errors.map((i) => i.message).join(' ') + hint;
+  const size = errors.filter((i) => i.code === 'config-mismatch' || i.code === 'shape-mismatch');
+  const listed = errors.slice(0, REFUSAL_LISTED).map((i) => i.message.replace(`; ${NOT_SAME_SIZE}`, '').replace(/\.$/, ''));
+  const more = `${listed.join('; ')}; and ${errors.length - REFUSAL_LISTED} more`;
+  if (size.length === 0) return `${errors.length} problems: ${more}.${hint}`;
+  return `${sizeCulprits(size, v.mode, labels)} (${errors.length} problems: ${more}). Use checkpoints of one architecture size: a donor pair fine-tuned from one base${v.mode === 'merge' ? ', and a target of that size' : ''}.${hint}`;
+}
+
+/** "the SFT donor (a) and the RL donor (b) are not the same architecture size", or the one checkpoint of three that differs. */
+function sizeCulprits(items: VerdictItem[], mode: MergeMode, labels: Partial<Record<Role, string>> | undefined): string {
+  const roles: Role[] = mode === 'merge' ? ['sft', 'rl', 'target'] : ['sft', 'rl'];
+  const name = (r: Role) => `the ${ROLE_LABEL[r]}${labels?.[r] ? ` (${labels[r]})` : ''}`;
+  const names = (rs: Role[]) => (rs.length === 1 ? name(rs[0]) : `${rs.slice(0, -1).map(name).join(', ')} and ${name(rs.at(-1)!)}`);
+  // Per error, the roles outside the largest group of equal values; over all errors, their union.
+  const odd = new Set<Role>();
+  for (const i of items) {
+    const per = i.values ?? i.shapes;
+    if (!per) continue;
+    const groups = new Map<string, Role[]>();
+    for (const r of roles) groups.set(JSON.stringify(per[r]), [...(groups.get(JSON.stringify(per[r])) ?? []), r]);
+    const largest = Math.max(...[...groups.values()].map((g) => g.length));
+    for (const g of groups.values()) if (largest === 1 || g.length < largest) g.forEach((r) => odd.add(r));
+  }
+  if (odd.size === 1 && roles.length === 3) {
+    const [r] = [...odd];
+    return `${name(r)} is not the same architecture size as ${names(roles.filter((x) => x !== r))}`;
+  }
+  return `${names(roles)} are not the same architecture size`;
 }
 
 interface Logical {
@@ -211,7 +251,7 @@ function applyRules(trio: Trio<CheckpointHeaders>, mode: MergeMode, policy: Voca
   for (const field of STRUCTURE_FIELDS) {
     const values = each((c) => c.config[field]);
     if (new Set(values).size > 1) {
-      items.push({ severity: 'error', code: 'config-mismatch', message: `config ${field} differs: ${list(values)}; the checkpoints are not the same architecture size.` });
+      items.push({ severity: 'error', code: 'config-mismatch', values: Object.fromEntries(roles.map((r, i) => [r, values[i]])), message: `config ${field} differs: ${list(values)}; ${NOT_SAME_SIZE}` });
     }
   }
   const thetas = each((c) => c.config.ropeTheta);
@@ -284,7 +324,7 @@ function applyRules(trio: Trio<CheckpointHeaders>, mode: MergeMode, policy: Voca
     const desc = `SFT ${fmt(s.shape)}, RL ${fmt(r.shape)}${t ? `, target ${fmt(t.shape)}` : ''}`;
     const isVocab = (name === EMBED || name === HEAD) && all.every((x) => x.length === 2 && x[1] === all[0][1]);
     if (!isVocab) {
-      items.push({ severity: 'error', code: 'shape-mismatch', tensor: name, shapes, message: `tensor "${name}" shapes differ: ${desc}; the checkpoints are not the same architecture size.` });
+      items.push({ severity: 'error', code: 'shape-mismatch', tensor: name, shapes, message: `tensor "${name}" shapes differ: ${desc}; ${NOT_SAME_SIZE}` });
       continue;
     }
     vocabMismatch = true;

@@ -108,7 +108,10 @@ export function planMerge(trio: { sft: Checkpoint; rl: Checkpoint; target?: Chec
     { mode: options.mode, outDtype: options.outDtype, vocabPolicy: options.vocabPolicy },
   );
   // The CLI is the door that reaches this message (the page disables its buttons first).
-  if (!verdict.ok) throw new MergePlanError(refusalMessage(verdict, (p) => `the vocab policy "${p}" (CLI: --vocab-policy ${p})`), verdict);
+  if (!verdict.ok) {
+    const labels = { sft: sft.source.label, rl: rl.source.label, target: target?.source.label };
+    throw new MergePlanError(refusalMessage(verdict, (p) => `the vocab policy "${p}" (CLI: --vocab-policy ${p})`, labels), verdict);
+  }
 
   const ckpts = { sft, rl, target };
   const ref = (role: 'sft' | 'rl' | 'target', name: string | undefined): TensorRef | undefined => {
