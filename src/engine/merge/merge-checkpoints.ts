@@ -4,7 +4,7 @@ import type { SupportedDtype } from '../safetensors/dtypes.ts';
 import { configJsonFor, mergekitRecipe, MERGEKIT_FILE, tokenizerFilesOf, vectorReportJson } from './export-files.ts';
 import { planMerge, type MergePlan, type VocabPolicy } from './merge-plan.ts';
 import type { OutputFolder } from './output/output-folder.ts';
-import { runMerge, type MergeProgress, type MergeReport } from './stream-merge.ts';
+import { runMerge, type MergeProgress, type MergeReport, type VectorStats } from './stream-merge.ts';
 import type { TensorMerger } from './tensor-merger.ts';
 
 /** The two things a user saves: a merged model folder and the vector folder. One call each. */
@@ -90,10 +90,19 @@ export async function saveVector(
     extraFiles: async (r) => [
       // config.json lets `studio inspect` (and transformers' tooling) read the folder's shapes.
       { name: 'config.json', bytes: await configJsonFor(pair.sft, outDtype) },
-      { name: VECTOR_REPORT_FILE, bytes: vectorReportJson(refs, r, outDtype) },
+      { name: VECTOR_REPORT_FILE, bytes: vectorReportJson(refs, withoutTarget(r), outDtype) },
     ],
   });
-  return { plan, report };
+  return { plan, report: withoutTarget(report) };
+}
+
+/**
+ * A vector has no target: its ‖θ_target‖ is absent (null, as ratio and cosine already are), not
+ * the 0 the executor's sums give — "normTarget": 0 read as a target of all zeros.
+ */
+function withoutTarget(r: MergeReport): MergeReport {
+  const strip = (s: VectorStats | undefined) => (s ? { ...s, normTarget: null } : undefined);
+  return { ...r, total: strip(r.total), tensors: r.tensors.map((t) => (t.stats ? { ...t, stats: strip(t.stats) } : t)) };
 }
 
 /** Validation before runMerge owns the folder: a refusal there removes the (empty) folder too. */

@@ -20,8 +20,8 @@ export interface VectorStats {
   elements: number;
   /** ‖v‖₂ */
   normV: number;
-  /** ‖θ_target‖₂ over the same elements (0 without a target). */
-  normTarget: number;
+  /** ‖θ_target‖₂ over the same elements (null for a vector: there is no target). */
+  normTarget: number | null;
   /** ‖v‖₂ / ‖θ_target‖₂ */
   ratio: number | null;
   /** cos(v, θ_target − θ_SFT): does the target already point where RL moved the SFT model? */
@@ -137,6 +137,31 @@ async function allOrFirstError<T extends readonly unknown[]>(ps: T): Promise<{ -
   return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
 }
 
+/** Exponent bits all ones: NaN (mantissa ≠ 0) or ±Inf (mantissa 0), per dtype's bit layout. */
+const NON_FINITE_BITS: Record<SupportedDtype, { exponent: number; mantissa: number }> = {
+  F32: { exponent: 0x7f800000, mantissa: 0x007fffff },
+  F16: { exponent: 0x7c00, mantissa: 0x03ff },
+  BF16: { exponent: 0x7f80, mantissa: 0x007f },
+};
+
+/** NaN and ±Inf among `count` little-endian values of `dtype` in `bytes`, from their bits (no decode). */
+export function countNonFinite(bytes: Uint8Array, dtype: SupportedDtype, count: number): { nan: number; inf: number } {
+  const size = dtypeByteSize(dtype)!;
+  // A typed view needs an aligned offset; a chunk sliced from a read may not have one.
+  const aligned = bytes.byteOffset % size === 0 ? bytes : bytes.slice(0, count * size);
+  const words = size === 4 ? new Uint32Array(aligned.buffer, aligned.byteOffset, count) : new Uint16Array(aligned.buffer, aligned.byteOffset, count);
+  const { exponent, mantissa } = NON_FINITE_BITS[dtype];
+  let nan = 0;
+  let inf = 0;
+  for (let i = 0; i < count; i++) {
+    const w = words[i];
+    if ((w & exponent) !== exponent) continue;
+    if (w & mantissa) nan++;
+    else inf++;
+  }
+  return { nan, inf };
+}
+
 const inputBytes = (i: ChunkInputs) => (i.target?.length ?? 0) + (i.sft?.length ?? 0) + (i.rl?.length ?? 0);
 
 interface Computed {
@@ -190,8 +215,12 @@ export async function executeMerge(o: ExecuteOptions): Promise<ExecutionReport> 
     const t = c.tensor;
     if (c.count === 0) return Promise.resolve({ bytes: new Uint8Array(0), nan: 0, inf: 0 });
     if (c.kind === 'kept') {
-      const bytes = o.castKept === false ? inputs.target! : convertDtype(inputs.target!, t.target!.dtype, outDtype(c), c.count);
-      return Promise.resolve({ bytes, nan: 0, inf: 0 });
+      if (o.castKept === false) return Promise.resolve({ bytes: inputs.target!, nan: 0, inf: 0 });
+      // A kept tensor is written as it is, NaN and all: counted here, once over the bytes written
+      // (a cast to f16 can also turn a large value into Inf), so the summary's nonFinite is whole.
+      const dtype = outDtype(c);
+      const bytes = convertDtype(inputs.target!, t.target!.dtype, dtype, c.count);
+      return Promise.resolve({ bytes, ...countNonFinite(bytes, dtype, c.count) });
     }
     return merger!.mergeChunk({
       target: o.compute === 'merge' && inputs.target ? { dtype: t.target!.dtype, bytes: inputs.target } : undefined,
