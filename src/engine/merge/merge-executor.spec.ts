@@ -11,7 +11,7 @@ import type { Chunk } from './chunks.ts';
 import { CpuTensorMerger } from './cpu-tensor-merger.ts';
 import { GpuDeviceLostError, GpuMergeError } from './gpu-dispatch.ts';
 import { GpuTensorMerger } from './gpu-tensor-merger.ts';
-import { executeMerge, MergeCancelledError, type MergeSink } from './merge-executor.ts';
+import { countNonFinite, executeMerge, MergeCancelledError, type MergeSink } from './merge-executor.ts';
 import type { MergePlan, PlannedTensor, TensorRef } from './merge-plan.ts';
 import { memoryOutputFolder } from './output/output-folder.ts';
 import { ResidentMerge } from './resident-merge.ts';
@@ -211,6 +211,50 @@ describe('executeMerge: every tensor reaches the sink exactly once, chunk bounda
         const got = Buffer.concat(chunks.filter((c) => c.chunk.tensor === t).map((c) => c.bytes));
         expect(got.equals(Buffer.from(expected(trio, t, -1, 'F32'))), `${t.name} chunk ${chunk}`).toBe(true);
       }
+    }
+  });
+});
+
+describe('NaN and ±Inf in the output are counted for kept chunks as for merged ones', () => {
+  /** Non-finite values of the bytes a sink got, decoded by the test-suite reference. */
+  const counted = (bytes: Uint8Array, dtype: SupportedDtype) => {
+    const v = decode(bytes, dtype);
+    return { nan: v.filter((x) => Number.isNaN(x)).length, inf: v.filter((x) => x === Infinity || x === -Infinity).length };
+  };
+  for (const out of ['BF16', 'F16', 'F32'] as const) {
+    it(`${out} out: a kept-only tensor and the kept tail of a tensor merged in part report the NaN and Inf they are written with`, async () => {
+      const trio = makeTrio(out);
+      const plant = (name: string, at: Record<number, number>) => {
+        const t = trio.plan.tensors.find((x) => x.name === name)!;
+        const values = decode(trio.target.tensors.get(name)!, t.target!.dtype);
+        for (const [i, v] of Object.entries(at)) values[Number(i)] = v;
+        trio.target.tensors.set(name, encode(values, t.target!.dtype));
+      };
+      // kept-only (255 elements, two chunks of 128): NaN, +Inf, −Inf, and 1e5, which f16 cannot hold (Inf once cast).
+      plant('kept-only', { 3: NaN, 100: Infinity, 200: -Infinity, 254: 1e5 });
+      // vocab-overlap: elements 0..129 merged, 130..299 kept.
+      plant('vocab-overlap', { 131: NaN, 299: NaN });
+      const { sink, chunks } = recordingSink();
+      const report = await executeMerge({ tensors: trio.plan.tensors, merger: new CpuTensorMerger(CHUNK), compute: 'merge', alpha: 0.5, parts: { merged: true, kept: true }, sink });
+      const byName = Object.fromEntries(report.tensors.map((r) => [r.name, { nan: r.nan, inf: r.inf }]));
+      expect(byName['kept-only']).toEqual({ nan: 1, inf: out === 'F16' ? 3 : 2 });
+      expect(byName['vocab-overlap']).toEqual({ nan: 2, inf: 0 });
+      // What the report says is what the sink was given.
+      for (const t of trio.plan.tensors) {
+        const bytes = Buffer.concat(chunks.filter((c) => c.chunk.tensor === t).map((c) => c.bytes));
+        expect(counted(new Uint8Array(bytes), out), t.name).toEqual(byName[t.name]);
+      }
+    });
+  }
+
+  it('countNonFinite reads values at any byte offset (a chunk sliced from a read), by bits', () => {
+    for (const dtype of ['BF16', 'F16', 'F32'] as const) {
+      const values = [1, NaN, -Infinity, 0, Infinity, NaN, -2.5, 65504];
+      const bytes = encode(values, dtype);
+      const shifted = new Uint8Array(bytes.length + 1);
+      shifted.set(bytes, 1);
+      expect(countNonFinite(shifted.subarray(1), dtype, values.length), dtype).toEqual({ nan: 2, inf: 2 });
+      expect(countNonFinite(bytes, dtype, values.length), dtype).toEqual({ nan: 2, inf: 2 });
     }
   });
 });
