@@ -63,6 +63,63 @@ describe('an unknown flag on each command: exit 2 naming it and the nearest know
   });
 });
 
+describe('numbers are decimal: hexadecimal, binary, octal and padded values are refused (exit 2, one line)', () => {
+  const merge = (alpha: string) => ['merge', ...trio, `--alpha=${alpha}`, '--out', join(work, `n-${alpha.trim()}`), '--device', 'cpu'];
+  const model = ['--model', `${FIXTURES}/tiny-qwen2-sft`, '--ids', '1,2'];
+  const cases: [string[], string][] = [
+    [merge('0x10'), 'studio merge: --alpha must be a finite number (decimal, e.g. 1, -0.5 or 1e-3), got "0x10".'],
+    [merge('0b11'), 'studio merge: --alpha must be a finite number (decimal, e.g. 1, -0.5 or 1e-3), got "0b11".'],
+    [merge('0o7'), 'studio merge: --alpha must be a finite number (decimal, e.g. 1, -0.5 or 1e-3), got "0o7".'],
+    [merge(' 1'), 'studio merge: --alpha must be a finite number (decimal, e.g. 1, -0.5 or 1e-3), got " 1".'],
+    [['generate', ...model, '--max-new-tokens', '1', '--temperature', '0x1'], 'studio generate: --temperature must be a number ≥ 0, got "0x1".'],
+    [['generate', ...model, '--max-new-tokens', '1', '--top-p', '0b1'], 'studio generate: --top-p must be in (0, 1], got "0b1".'],
+    [['generate', ...model, '--max-new-tokens', '0x10'], 'studio generate: --max-new-tokens must be an integer ≥ 1, got "0x10".'],
+    [['generate', ...model, '--max-new-tokens', '1', '--seed', '0b1'], 'studio generate: --seed must be an integer ≥ 0, got "0b1".'],
+    [['eval', '--model', `${FIXTURES}/demo-arith-target`, '--task', 'demo_arith', '--limit', '0x2', '--out', join(work, 'e.json')], 'studio eval: --limit must be an integer ≥ 1, got "0x2".'],
+  ];
+  it.each(cases)('%j', async (argv, message) => {
+    const r = await studio(...argv);
+    expect([r.code, r.stdout, r.stderr]).toEqual([2, '', message + '\n']);
+  });
+
+  it('decimal spellings are taken as written: .5, -0.5, 1e-3, +2', async () => {
+    for (const [alpha, value] of [['.5', 0.5], ['-0.5', -0.5], ['1e-3', 0.001], ['+2', 2]] as const) {
+      const r = await studio(...merge(alpha));
+      expect([r.code, r.stderr]).toEqual([0, '']);
+      expect(JSON.parse(r.stdout).alpha).toBe(value);
+    }
+    const g = await studio('generate', ...model, '--max-new-tokens', '1', '--temperature', '.5', '--top-p', '5e-1', '--seed', '3');
+    expect([g.code, g.stderr]).toEqual([0, '']);
+    expect(JSON.parse(g.stdout).ids).toHaveLength(1);
+  });
+});
+
+describe('a flag given twice is refused, naming it and both values (parseArgs would keep the last)', () => {
+  const cases: [string, string[], string][] = [
+    ['merge', [...trio, '--alpha', '1', '--alpha', '2', '--out', join(work, 'twice')], 'studio merge: --alpha is given twice ("1" and "2"); give it once.'],
+    ['merge', [...trio, '--alpha=1', '--alpha', '-0.5', '--out', join(work, 'twice')], 'studio merge: --alpha is given twice ("1" and "-0.5"); give it once.'],
+    ['merge', ['--sft', `${FIXTURES}/tiny-qwen2-sft`, ...trio, '--alpha', '1', '--out', join(work, 'twice')], `studio merge: --sft is given twice (${JSON.stringify(`${FIXTURES}/tiny-qwen2-sft`)} and ${JSON.stringify(`${FIXTURES}/tiny-qwen2-sft`)}); give it once.`],
+    ['generate', ['--model', `${FIXTURES}/tiny-qwen2-sft`, '--prompt', 'hi', '--chat', '--chat', '--max-new-tokens', '1'], 'studio generate: --chat is given twice; give it once.'],
+    ['forward', ['--model', `${FIXTURES}/tiny-qwen2-sft`, '--ids', '1', '--ids', '2', '--out', join(work, 'f2.json')], 'studio forward: --ids is given twice ("1" and "2"); give it once.'],
+  ];
+  it.each(cases)('%s %j', async (cmd, args, message) => {
+    const r = await studio(cmd, ...args);
+    expect([r.code, r.stdout, r.stderr]).toEqual([2, '', message + '\n']);
+  });
+
+  it('nothing is written', () => {
+    expect(existsSync(join(work, 'twice'))).toBe(false);
+    expect(existsSync(join(work, 'f2.json'))).toBe(false);
+  });
+});
+
+describe('generate --ids with --chat', () => {
+  it('is refused: a chat template wraps --prompt text, not token ids', async () => {
+    const r = await studio('generate', '--model', `${FIXTURES}/demo-arith-target`, '--ids', '1,2', '--chat', '--max-new-tokens', '1');
+    expect([r.code, r.stdout, r.stderr]).toEqual([2, '', 'studio generate: --chat applies the model\'s chat template to --prompt text, not to token ids; drop --chat, or give --prompt "…" instead of --ids.\n']);
+  });
+});
+
 describe('parseFlags', () => {
   const specs = { alpha: { type: 'string' as const }, chat: { type: 'boolean' as const }, out: { type: 'string' as const } };
   const thrown = (f: () => unknown) => {
@@ -87,6 +144,12 @@ describe('parseFlags', () => {
     expect(thrown(() => parseFlags(['--chat=yes'], specs))).toBe('--chat takes no value.');
     expect(thrown(() => parseFlags(['a', 'b'], specs, { maxPositionals: 1 }))).toBe('unexpected argument "b".');
     expect(thrown(() => parseFlags(['stray'], specs))).toBe('unexpected argument stray (this command takes only --flags).');
+  });
+
+  it('a repeated flag, in any spelling: refused naming it', () => {
+    expect(thrown(() => parseFlags(['--alpha', '1', '--alpha=2'], specs))).toBe('--alpha is given twice ("1" and "2"); give it once.');
+    expect(thrown(() => parseFlags(['--out', 'a', '--alpha', '1', '--out', 'a'], specs, { context: 'merge' }))).toBe('merge: --out is given twice ("a" and "a"); give it once.');
+    expect(thrown(() => parseFlags(['--chat', '--chat'], specs))).toBe('--chat is given twice; give it once.');
   });
 
   it('nearestFlag: typos, swapped letters and underscores; nothing for an unrelated word', () => {
