@@ -1,4 +1,4 @@
-import type { EvalCondition, ItemSelection, RunProgram } from '../../engine/eval/index.ts';
+import { BBH_GROUP, TASK_CHOICES, type EvalCondition, type ItemSelection, type RunProgram } from '../../engine/eval/index.ts';
 import { buildResultsDocument, type StudioRunRecord } from '../../engine/eval/run/results-document.ts';
 import { conditionLabel, runTask, type EvalSample } from '../../engine/eval/run/run-task.ts';
 import { MODEL_FLAGS, WEIGHTS_FLAG, UsageError, type CliIO, type Command } from '../command.ts';
@@ -18,7 +18,7 @@ export const evalCommand: Command = {
   flags: {
     ...MODEL_FLAGS,
     ...WEIGHTS_FLAG,
-    task: { type: 'string', help: 'lm-eval task names, comma-separated (gsm8k_cot, gsm8k_cot_zeroshot, bbh_cot_fewshot[_<subtask>], sciq, humaneval)' },
+    task: { type: 'string', help: `task names, comma-separated: ${TASK_CHOICES}; bbh_cot_fewshot runs its ${BBH_GROUP.subtasks.length} subtasks` },
     limit: { type: 'string', help: 'items per task (default: all)' },
     seed: { type: 'string', help: 'pick the items by a seeded shuffle instead of the first N' },
     condition: { type: 'string', help: 'plain|think — the paper\'s conditions (default plain)' },

@@ -7,6 +7,7 @@ import {
   readResponse,
   scoreItem,
   summarizeScores,
+  TASK_CHOICES,
   type AnyTask,
   type ItemScore,
   type RunProgram,
@@ -23,7 +24,7 @@ import { openPythonSandbox } from '../python-sandbox.ts';
 export const score: Command = {
   usage: 'studio score --task <task> --items items.jsonl --responses responses.jsonl',
   flags: {
-    task: { type: 'string', help: "lm-eval's task name: gsm8k_cot, gsm8k_cot_zeroshot, bbh_cot_fewshot_<subtask>, sciq, humaneval" },
+    task: { type: 'string', help: `one task name: ${TASK_CHOICES}` },
     items: { type: 'string', help: "the dataset's rows, one JSON object a line, with the dataset's own field names" },
     responses: {
       type: 'string',

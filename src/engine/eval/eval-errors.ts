@@ -5,11 +5,10 @@ export class UnknownTaskError extends StudioError {
   constructor(
     readonly task: string,
     readonly nearest: string | undefined,
+    /** get-task.ts's TASK_CHOICES. */
+    choices: string,
   ) {
-    super(
-      `unknown task "${task}"${nearest ? `; did you mean "${nearest}"?` : ''} ` +
-        '(tasks: gsm8k_cot, gsm8k_cot_zeroshot, bbh_cot_fewshot_<subtask>, sciq, humaneval, and the studio\'s demo_arith).',
-    );
+    super(`unknown task "${task}"${nearest ? `; did you mean "${nearest}"?` : ''} (tasks: ${choices}).`);
   }
 }
 

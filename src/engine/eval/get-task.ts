@@ -14,11 +14,21 @@ const TASKS: ReadonlyMap<string, AnyTask> = new Map<string, AnyTask>(
 
 export const TASK_NAMES: readonly string[] = [...TASKS.keys()];
 
+/**
+ * The tasks in words, read off the table: what the unknown-task error and the CLI's `--task` help
+ * both list, so a task the commands run is never missing from the help (demo_arith was).
+ */
+export const TASK_CHOICES: string = (() => {
+  const bbh = new Set(BBH_TASKS.map((t) => t.name));
+  const names = [...new Set(TASK_NAMES.map((n) => (bbh.has(n) ? 'bbh_cot_fewshot_<subtask>' : n)))].filter((n) => n !== demoArith.name);
+  return `${names.join(', ')}, and the studio's ${demoArith.name}`;
+})();
+
 /** The task called `name`, or an UnknownTaskError naming the nearest known name. */
 export function getTask(name: string): AnyTask {
   const task = TASKS.get(name);
   if (task) return task;
-  throw new UnknownTaskError(name, nearestName(name, [...TASK_NAMES, 'bbh_cot_fewshot']));
+  throw new UnknownTaskError(name, nearestName(name, [...TASK_NAMES, 'bbh_cot_fewshot']), TASK_CHOICES);
 }
 
 /** The closest name by edit distance, if it is close enough to be a plausible typo. */

@@ -6,7 +6,7 @@ export { buildFewshotPrompt, type FewshotPromptParts } from './build-fewshot-pro
 export { PLAIN, THINK_INSTRUCTION, systemInstructionFor } from './conditions.ts';
 export { EvalDataError, UnknownTaskError } from './eval-errors.ts';
 export { exactMatch, type ExactMatchOptions } from './exact-match.ts';
-export { TASK_NAMES, getTask, nearestName } from './get-task.ts';
+export { TASK_CHOICES, TASK_NAMES, getTask, nearestName } from './get-task.ts';
 export { buildHumanEvalProgram, cleanHumanEvalCompletion } from './humaneval-program.ts';
 export { numpyArgmax } from './numpy-argmax.ts';
 export { pythonFindAll } from './python-find-all.ts';
