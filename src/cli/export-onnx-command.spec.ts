@@ -14,6 +14,8 @@ import { AutoModelForCausalLM, AutoTokenizer, env, type PreTrainedModel, type Te
 import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFixtureDir, type FixtureDir } from '../../test-support/fixture-dir.ts';
+import { readSafetensorsFile } from '../../test-support/read-safetensors.ts';
+import { serializeSafetensors } from '../engine/safetensors/serialize-safetensors.ts';
 
 const { onnx } = onnxProto;
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -191,10 +193,17 @@ describe('studio export-onnx: weights over --max-data-file are split into data c
     expect(where.every((w) => names.includes(w.location))).toBe(true);
     const config = JSON.parse(readFileSync(join(work, 'demo-split', 'config.json'), 'utf8'));
     expect(config['transformers.js_config']).toEqual({ dtype: 'fp32', use_external_data_format: { 'model.onnx': n } });
-    // Said on stderr, one note per fact: the split, and each tensor larger than one chunk.
-    expect(r.stderr).toMatch(new RegExp(`^note: The weights \\(0\\.00 GB\\) are split over ${n} data files`, 'm'));
-    expect(r.stderr).toMatch(/^note: model\.embed_tokens\.weight alone is 0\.00 GB, more than one data file may hold/m);
-    expect(r.stderr).toMatch(/^note: lm_head\.weight alone is/m);
+    // Said on stderr, one note per fact: the split, and each tensor larger than one chunk, in units
+    // that fit (the limit as typed). No chunk is near the 2 GB a browser's ArrayBuffer takes, so
+    // nothing says a browser cannot load one.
+    const total = `${Number((summary.dataBytes / 1e6).toPrecision(3))} MB`;
+    expect(total).toMatch(/^1\.\d\d MB$/);
+    expect(r.stderr).toContain(`note: The weights (${total}) are split over ${n} data files of at most 40 KB each, each small enough for a browser to load (config.json's transformers.js_config.use_external_data_format says how many).\n`);
+    // The 288 × 128 float32 embedding and head: 147 456 bytes.
+    for (const t of ['model.embed_tokens.weight', 'lm_head.weight']) {
+      expect(r.stderr).toContain(`note: ${t} alone is 147 KB, more than one data file may hold (40 KB); it has a data file of its own.\n`);
+    }
+    expect(r.stderr).not.toMatch(/browser cannot|GB/);
 
     const prompt = '3+4=';
     const gen = await studio('generate', ...args, '--prompt', prompt, '--max-new-tokens', '8');
@@ -216,12 +225,79 @@ describe('studio export-onnx: weights over --max-data-file are split into data c
     }
   });
 
+  it('more data files than transformers.js loads (100): exit 2 naming the least --max-data-file that works, no folder and no partial sibling; that size then exports', async () => {
+    // tiny-qwen2 with 9 layers (layers 2–8 copies of 0 and 1): 9 × 12 + 2 = 110 weights, each
+    // alone in a data file of at most 4096 bytes (each starts on a 4096-byte page).
+    const src = join(work, 'nine-layers');
+    cpSync(fx.model('tiny-qwen2-target'), src, { recursive: true });
+    const { tensors } = readSafetensorsFile(join(src, 'model.safetensors'));
+    const layered = [...tensors].flatMap(([name, t]) => {
+      const m = /^model\.layers\.(\d+)\.(.*)$/.exec(name);
+      if (!m) return [{ name, ...t }];
+      return m[1] === '0' || m[1] === '1' ? Array.from({ length: 9 }, (_, l) => l).filter((l) => l % 2 === Number(m[1])).map((l) => ({ name: `model.layers.${l}.${m[2]}`, ...t })) : [];
+    });
+    writeFileSync(join(src, 'model.safetensors'), serializeSafetensors(layered.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: t.bytes }))));
+    const config = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8'));
+    writeFileSync(join(src, 'config.json'), JSON.stringify({ ...config, num_hidden_layers: 9, max_window_layers: 9 }));
+    expect(layered).toHaveLength(110);
+
+    const out = join(work, 'too-many');
+    const r = await studio('export-onnx', '--model', src, '--max-data-file', '4096', '--out', out);
+    expect([r.code, r.stdout]).toEqual([2, '']);
+    const m = /^studio export-onnx: the weights \((\d+(?:\.\d+)? KB)\) need 110 data files of at most 4,096 bytes; transformers\.js loads at most 100\. Allow larger data files: at least (\d+(?:\.\d+)?KB) \(the CLI's --max-data-file\)\.\n$/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(work).filter((f) => f.includes('partial'))).toEqual([]);
+
+    const fits = await studio('export-onnx', '--model', src, '--max-data-file', m![2], '--out', out);
+    expect(fits.code).toBe(0);
+    const summary = lastJson(fits.stdout) as { dataFiles: number[] };
+    expect(summary.dataFiles.length).toBeLessThanOrEqual(100);
+    expect(readdirSync(join(out, 'onnx'))).toHaveLength(summary.dataFiles.length + 1);
+  });
+
   it('a size that is not one: exit 2 naming the flag, nothing written', async () => {
     const out = join(work, 'bad-size');
     const r = await studio('export-onnx', ...trioOf('tiny-qwen2'), '--alpha', '1', '--max-data-file', '2 lots', '--out', out);
     expect([r.code, r.stdout]).toEqual([2, '']);
     expect(r.stderr).toBe('studio export-onnx: --max-data-file must be a size of at least 4096 bytes, e.g. 2GB, 500MB or 1000000; got "2 lots".\n');
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('studio export-onnx: NaN in the weights is said, as merge says it', () => {
+  it('--model with 32 NaN at the start of the embedding: one warning line, nonFinite [{ tensor, nan: 32, inf: 0 }] like merge\'s, and the data file holds those 32 NaN', async () => {
+    const src = join(work, 'nan-target');
+    cpSync(fx.model('tiny-qwen2-target'), src, { recursive: true });
+    const file = join(src, 'model.safetensors');
+    const bytes = readFileSync(file);
+    const header = 8 + Number(bytes.readBigUInt64LE(0));
+    bytes.fill(0xff, header, header + 64); // 32 bf16 NaN (0xFFFF) at data offset 0: the embedding's first values
+    writeFileSync(file, bytes);
+    const entries = JSON.parse(bytes.subarray(8, header).toString('utf8')) as Record<string, { data_offsets?: [number, number] }>;
+    expect(Object.keys(entries).filter((k) => entries[k].data_offsets?.[0] === 0)).toEqual(['model.embed_tokens.weight']);
+    const warning = 'warning: model.embed_tokens.weight: 32 NaN and 0 Inf values in the output.\n';
+    const expected = [{ tensor: 'model.embed_tokens.weight', nan: 32, inf: 0 }];
+
+    const out = join(work, 'nan-onnx');
+    const r = await studio('export-onnx', '--model', src, '--out', out);
+    expect([r.code, r.stderr]).toEqual([0, warning]);
+    expect(lastJson(r.stdout).nonFinite).toEqual(expected);
+    // Independently: the embedding's float32 bytes in the data file.
+    const graph = onnx.ModelProto.decode(readFileSync(join(out, 'onnx', 'model.onnx')));
+    const embed = Object.fromEntries(graph.graph!.initializer!.find((i) => i.name === 'model.embed_tokens.weight')!.externalData!.map((e) => [e.key, e.value]));
+    const data = readFileSync(join(out, 'onnx', 'model.onnx_data'));
+    const floats = new Float32Array(data.buffer.slice(data.byteOffset + Number(embed.offset), data.byteOffset + Number(embed.offset) + Number(embed.length)));
+    expect(floats.filter((x) => Number.isNaN(x)).length).toBe(32);
+
+    // merge and the merged export say the same, under the same key.
+    const trio = ['--sft', fx.model('tiny-qwen2-sft'), '--rl', fx.model('tiny-qwen2-rl'), '--target', src, '--alpha', '1', '--device', 'cpu'];
+    const merged = await studio('merge', ...trio, '--out', join(work, 'nan-merge'));
+    expect([merged.code, merged.stderr]).toEqual([0, warning]);
+    expect(lastJson(merged.stdout).nonFinite).toEqual(expected);
+    const exported = await studio('export-onnx', ...trio, '--out', join(work, 'nan-merge-onnx'));
+    expect([exported.code, exported.stderr]).toEqual([0, warning]);
+    expect(lastJson(exported.stdout).nonFinite).toEqual(expected);
   });
 });
 

@@ -3,7 +3,7 @@ import { nodeOutputFolder } from '../../engine/merge/output/node-output-folder.t
 import type { TensorMerger } from '../../engine/merge/tensor-merger.ts';
 import { decoderSpec } from '../../engine/model/decoder-graph.ts';
 import { checkpointTensors } from '../../engine/model/weights.ts';
-import { EXPORT_FORMULA, exportOnnxFolder, exportTensors, ONNX_EXPORT_DTYPES, type OnnxExportDtype } from '../../engine/export/onnx-folder.ts';
+import { EXPORT_FORMULA, exportOnnxFolder, exportTensors, ONNX_EXPORT_DTYPES, onnxDataLayout, type OnnxExportDtype } from '../../engine/export/onnx-folder.ts';
 import { MODEL_FLAGS, UsageError, type Command } from '../command.ts';
 import { alphaFlag, mergerFor, openRole, stringFlag, vocabPolicyFlag } from '../merge-flags.ts';
 import { progressPrinter } from '../merge-output.ts';
@@ -58,6 +58,8 @@ export const exportOnnx: Command = {
       tensors = exportTensors({ plan }, spec);
       sources = { sft: sft.ref, rl: rl.ref, target: target.ref };
     }
+    // Data files transformers.js could not load (too many for --max-data-file) are refused here too.
+    onnxDataLayout(tensors, dtype, maxDataFileBytes);
     const out = await nodeOutputFolder(outDir);
     let merger: TensorMerger | undefined;
     try {
@@ -79,7 +81,7 @@ export const exportOnnx: Command = {
         provenance: { ...sources, ...(single ? {} : { alpha, formula: EXPORT_FORMULA }) },
         onProgress: progressPrinter(),
       });
-      for (const t of report.nonFinite) io.stderr(`warning: ${t.name}: ${t.nan} NaN and ${t.inf} Inf values in the output.`);
+      for (const t of report.nonFinite) io.stderr(`warning: ${t.tensor}: ${t.nan} NaN and ${t.inf} Inf values in the output.`);
       for (const n of report.notes) io.stderr(`note: ${n}`);
       io.stdout(
         JSON.stringify({

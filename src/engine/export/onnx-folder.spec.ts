@@ -13,7 +13,8 @@ import { nodeOutputFolder } from '../merge/output/node-output-folder.ts';
 import { decoderSpec } from '../model/decoder-graph.ts';
 import type { SupportedDtype } from '../safetensors/dtypes.ts';
 import { localFolderSource } from '../sources/local-folder-source.ts';
-import { exportOnnxFolder, exportTensors, type OnnxExportDtype } from './onnx-folder.ts';
+import { layoutExternalData } from '../model/external-data.ts';
+import { BROWSER_DATA_CHUNK_LIMIT, dataFileNotes, exportOnnxFolder, exportTensors, formatDataSize, type OnnxExportDtype } from './onnx-folder.ts';
 
 const { onnx } = onnxProto;
 let fx: FixtureDir;
@@ -129,5 +130,60 @@ describe('exportOnnxFolder', () => {
     await f.close();
     await out.commit();
     expect([...readFileSync(join(work, `names-${n}`, 'onnx', 'model.onnx'))]).toEqual([1, 2, 3]);
+  });
+});
+
+describe('what the export says about its data files', () => {
+  it('sizes in a unit that fits, the limit as typed', () => {
+    expect([0, 999, 4096, 40_000, 147_456, 1_490_000, 544_997_376, BROWSER_DATA_CHUNK_LIMIT, 2.18e9, 3e12].map((b) => formatDataSize(b))).toEqual([
+      '0 B', '999 B', '4.1 KB', '40 KB', '147 KB', '1.49 MB', '545 MB', '2.15 GB', '2.18 GB', '3 TB',
+    ]);
+    // Rounded up, a least size to suggest is never below the size.
+    expect([4096, 7_351_234, 10_001].map((b) => formatDataSize(b, 'up'))).toEqual(['4.1 KB', '7.36 MB', '10.1 KB']);
+  });
+
+  // Shapes only (no weights): Qwen2.5-7B's float32 embedding is 152 064 × 3584 × 4 = 2.18 GB.
+  const big = [
+    { name: 'model.embed_tokens.weight', shape: [152_064, 3584] },
+    { name: 'a', shape: [1024, 1024] },
+    { name: 'b', shape: [1024, 1024] },
+  ];
+
+  it('a tensor above the 2 GB a browser loads: its own file, which a browser cannot load (fp16 halves it)', () => {
+    const layout = layoutExternalData(big, 'float32', { maxFileBytes: BROWSER_DATA_CHUNK_LIMIT });
+    expect(dataFileNotes(layout, BROWSER_DATA_CHUNK_LIMIT, 'fp32', 'model.onnx')).toEqual([
+      'The weights (2.19 GB) are split over 2 data files of at most 2.15 GB each (config.json\'s transformers.js_config.use_external_data_format says how many).',
+      'model.embed_tokens.weight alone is 2.18 GB, more than one data file may hold (2.15 GB); it has a data file of its own, which transformers.js loads in Node but a browser cannot (fp16 halves it).',
+    ]);
+  });
+
+  it('a tensor above a small limit the user chose: its own file, nothing about browsers', () => {
+    const layout = layoutExternalData(big.slice(1), 'float16', { maxFileBytes: 1_000_000 });
+    expect(dataFileNotes(layout, 1_000_000, 'fp16', 'model_fp16.onnx')).toEqual([
+      'The weights (4.19 MB) are split over 2 data files of at most 1 MB each, each small enough for a browser to load (config.json\'s transformers.js_config.use_external_data_format says how many).',
+      'a alone is 2.1 MB, more than one data file may hold (1 MB); it has a data file of its own.',
+      'b alone is 2.1 MB, more than one data file may hold (1 MB); it has a data file of its own.',
+    ]);
+  });
+
+  it('a limit above 2 GB: the data files a browser cannot load are named', () => {
+    const layout = layoutExternalData(big, 'float32', { maxFileBytes: 5e9 });
+    expect(dataFileNotes(layout, 5e9, 'fp32', 'model.onnx')).toEqual([
+      'onnx/model.onnx_data (2.19 GB) is larger than 2.15 GB: transformers.js loads it in Node, but a browser cannot.',
+    ]);
+  });
+
+  it('a tensor just over the limit reads as larger, in bytes', () => {
+    const layout = layoutExternalData([{ name: 'x', shape: [1251] }, { name: 'y', shape: [10] }], 'float32', { maxFileBytes: 5000 });
+    expect(dataFileNotes(layout, 5000, 'fp32', 'model.onnx')[1]).toBe('x alone is 5,004 bytes, more than one data file may hold (5,000 bytes); it has a data file of its own.');
+  });
+
+  it('more data files than transformers.js loads: refused before a byte is written, the folder aborted (no partial sibling)', async () => {
+    const { target, spec, tensors } = await setup('tiny-qwen2');
+    const parent = join(work, `too-many-${++n}`);
+    mkdirSync(parent);
+    const p = exportOnnxFolder({ ckpt: target, spec, tensors: [...tensors, ...tensors, ...tensors, ...tensors], merger: new CpuTensorMerger(64), alpha: 1, dtype: 'fp32', out: await nodeOutputFolder(join(parent, 'x')), maxDataFileBytes: 4096 });
+    await expect(p).rejects.toThrow(/need 104 data files of at most 4,096 bytes; transformers\.js loads at most 100\. Allow larger data files: at least \S+ \(the CLI's --max-data-file\)\./);
+    expect(readdirSync(parent)).toEqual([]);
   });
 });

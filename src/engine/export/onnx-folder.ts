@@ -134,9 +134,90 @@ export interface OnnxExportReport {
   /** Size of each data chunk (onnx/<model>_data, _data_1, …). */
   dataFiles: number[];
   seconds: number;
-  /** Tensors whose output holds NaN or ±Inf (counted by the merger). */
-  nonFinite: { name: string; nan: number; inf: number }[];
+  /** Tensors whose output holds NaN or ±Inf (merged and kept ones alike; `tensor` as in the merge summary). */
+  nonFinite: { tensor: string; nan: number; inf: number }[];
   notes: string[];
+}
+
+/**
+ * A size in decimal units (B, KB, MB, GB, TB; at most three significant digits), the units
+ * `--max-data-file` takes, so a limit the user typed reads back as typed (40KB → "40 KB").
+ * `up`: rounded up, for a least size to suggest.
+ */
+export function formatDataSize(bytes: number, round: 'nearest' | 'up' = 'nearest'): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let u = 0;
+  while (u < units.length - 1 && bytes >= 1000 ** (u + 1)) u++;
+  if (u === 0) return `${bytes} B`;
+  const v = bytes / 1000 ** u;
+  const scale = 10 ** (v >= 100 ? 0 : v >= 10 ? 1 : 2);
+  return `${(round === 'up' ? Math.ceil(v * scale - 1e-9) : Math.round(v * scale)) / scale} ${units[u]}`;
+}
+
+/**
+ * The data file limit as the user gave it: a small limit the short form would round (4096 →
+ * "4.1 KB") in exact bytes, since the user typed that number.
+ */
+function formatLimit(bytes: number): string {
+  return bytes < 1e6 && bytes % 1000 !== 0 && bytes >= 1000 ? `${bytes.toLocaleString('en-US')} bytes` : formatDataSize(bytes);
+}
+
+/** Two sizes that must read as different (a tensor just over the limit): exact bytes where the short forms agree. */
+function formatSizePair(a: number, b: number): [string, string] {
+  const [fa, fb] = [formatDataSize(a), formatLimit(b)];
+  return fa === fb && a !== b ? [`${a.toLocaleString('en-US')} bytes`, `${b.toLocaleString('en-US')} bytes`] : [fa, fb];
+}
+
+/**
+ * The data files' layout for an export, refused when transformers.js could not load it (more than
+ * MAX_DATA_CHUNKS files): the CLI calls this before it creates the output folder, and
+ * exportOnnxFolder again. The refusal names the least limit that works.
+ */
+export function onnxDataLayout(tensors: readonly PlannedTensor[], dtype: OnnxExportDtype, maxDataFileBytes = BROWSER_DATA_CHUNK_LIMIT): ReturnType<typeof layoutExternalData> {
+  const layoutAt = (max: number) => layoutExternalData(tensors, dtype === 'fp16' ? 'float16' : 'float32', { maxFileBytes: max });
+  const layout = layoutAt(maxDataFileBytes);
+  if (layout.files.length <= MAX_DATA_CHUNKS) return layout;
+  // Fewer files never come from a smaller limit (each file can only start later), so the least
+  // limit that fits is found by bisection; the whole data in one file always fits.
+  let lo = maxDataFileBytes;
+  let hi = Math.max(layout.bytes, maxDataFileBytes);
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (layoutAt(mid).files.length <= MAX_DATA_CHUNKS) hi = mid;
+    else lo = mid;
+  }
+  throw new StudioError(
+    `the weights (${formatDataSize(layout.bytes)}) need ${layout.files.length} data files of at most ${formatLimit(maxDataFileBytes)}; transformers.js loads at most ${MAX_DATA_CHUNKS}. ` +
+      `Allow larger data files: at least ${formatDataSize(hi, 'up').replace(' ', '')} (the CLI's --max-data-file).`,
+  );
+}
+
+/** What the folder's data files mean for a loader: the split, tensors with a file of their own, files a browser cannot load. */
+export function dataFileNotes(layout: ReturnType<typeof layoutExternalData>, maxFile: number, dtype: OnnxExportDtype, model: string): string[] {
+  const notes: string[] = [];
+  const browserCannot = (bytes: number) => bytes > BROWSER_DATA_CHUNK_LIMIT;
+  if (layout.files.length > 1) {
+    notes.push(
+      `The weights (${formatDataSize(layout.bytes)}) are split over ${layout.files.length} data files of at most ${formatLimit(maxFile)} each` +
+        `${layout.files.some(browserCannot) ? '' : ', each small enough for a browser to load'} (config.json's transformers.js_config.use_external_data_format says how many).`,
+    );
+  }
+  const alone = new Set(layout.oversized.map((t) => t.file));
+  for (const t of layout.oversized) {
+    const [size, limit] = formatSizePair(t.length, maxFile);
+    const where = `${t.name} alone is ${size}, more than one data file may hold (${limit}); it has a data file of its own`;
+    // Only a chunk over what a browser's one ArrayBuffer takes is a problem for anyone.
+    notes.push(browserCannot(t.length) ? `${where}, which transformers.js loads in Node but a browser cannot${dtype === 'fp32' ? ' (fp16 halves it)' : ''}.` : `${where}.`);
+  }
+  // A limit above the browser's (the CLI's --max-data-file) can make ordinary chunks too large for it.
+  const large = layout.files.map((bytes, i) => ({ bytes, i })).filter((f) => browserCannot(f.bytes) && !alone.has(f.i));
+  if (large.length) {
+    notes.push(
+      `${large.map((f) => `${ONNX_SUBFOLDER}/${externalDataFileOf(model, f.i)} (${formatDataSize(f.bytes)})`).join(', ')} ${large.length === 1 ? 'is' : 'are'} larger than ${formatDataSize(BROWSER_DATA_CHUNK_LIMIT)}: ` +
+        `transformers.js loads ${large.length === 1 ? 'it' : 'them'} in Node, but a browser cannot.`,
+    );
+  }
+  return notes;
 }
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -163,23 +244,8 @@ export async function exportOnnxFolder(o: OnnxExportOptions): Promise<OnnxExport
   const started = performance.now();
   const model = onnxModelFile(o.dtype);
   const maxFile = o.maxDataFileBytes ?? BROWSER_DATA_CHUNK_LIMIT;
-  const layout = layoutExternalData(o.tensors, o.dtype === 'fp16' ? 'float16' : 'float32', { maxFileBytes: maxFile });
-  if (layout.files.length > MAX_DATA_CHUNKS) {
-    throw new StudioError(`the weights (${(layout.bytes / 1e9).toFixed(2)} GB) need ${layout.files.length} data files of at most ${maxFile.toLocaleString('en-US')} bytes; transformers.js loads at most ${MAX_DATA_CHUNKS}. Allow larger data files.`);
-  }
   const files: string[] = [];
   const notes: string[] = [];
-  if (layout.files.length > 1) {
-    notes.push(`The weights (${(layout.bytes / 1e9).toFixed(2)} GB) are split over ${layout.files.length} data files of at most ${(maxFile / 1e9).toFixed(2)} GB each, so a browser can load them (config.json's transformers.js_config.use_external_data_format says how many).`);
-  }
-  for (const t of layout.oversized) {
-    notes.push(`${t.name} alone is ${(t.length / 1e9).toFixed(2)} GB, more than one data file may hold (${(maxFile / 1e9).toFixed(2)} GB); it has a file of its own, which transformers.js loads in Node but a browser cannot${o.dtype === 'fp32' ? ' (fp16 halves it)' : ''}.`);
-  }
-  if (o.spec.maxSequence < o.ckpt.config.maxPositionEmbeddings) {
-    // The graph has no sliding-window mask (decoder-graph.ts): the studio caps sequences at the
-    // window instead, where full attention is the same; transformers.js knows no such cap.
-    notes.push(`The model attends within a sliding window of ${o.spec.maxSequence} tokens, which the exported graph does not implement: keep prompt + generation within ${o.spec.maxSequence} tokens in transformers.js.`);
-  }
   const put = async (name: string, bytes: Uint8Array) => {
     const f = await o.out.create(name);
     await f.write(bytes);
@@ -193,6 +259,14 @@ export async function exportOnnxFolder(o: OnnxExportOptions): Promise<OnnxExport
     await f?.close();
   };
   try {
+    // Inside the try: a layout transformers.js cannot load is refused with the folder aborted.
+    const layout = onnxDataLayout(o.tensors, o.dtype, maxFile);
+    notes.push(...dataFileNotes(layout, maxFile, o.dtype, model));
+    if (o.spec.maxSequence < o.ckpt.config.maxPositionEmbeddings) {
+      // The graph has no sliding-window mask (decoder-graph.ts): the studio caps sequences at the
+      // window instead, where full attention is the same; transformers.js knows no such cap.
+      notes.push(`The model attends within a sliding window of ${o.spec.maxSequence} tokens, which the exported graph does not implement: keep prompt + generation within ${o.spec.maxSequence} tokens in transformers.js.`);
+    }
     // The graph first: a model the builder refuses is refused before any weight is read.
     const graph = exportGraphBytes(o.spec, o.ckpt.config, layout, model);
     // Data chunks one after another: the sink asks for chunk i once chunk i − 1 is complete.
@@ -227,7 +301,7 @@ export async function exportOnnxFolder(o: OnnxExportOptions): Promise<OnnxExport
     if (!tokenizer.some((t) => t.name === 'generation_config.json')) await put('generation_config.json', generationConfigJson(o));
     if (!tokenizer.some((t) => t.name === 'tokenizer.json')) notes.push('The target has no tokenizer.json: transformers.js can run the model on token ids, but AutoTokenizer will not load this folder.');
     await o.out.commit();
-    const nonFinite = report.tensors.filter((t) => t.nan || t.inf).map((t) => ({ name: t.name, nan: t.nan, inf: t.inf }));
+    const nonFinite = report.tensors.filter((t) => t.nan || t.inf).map((t) => ({ tensor: t.name, nan: t.nan, inf: t.inf }));
     return { files, dataBytes: layout.bytes, dataFiles: layout.files, seconds: (performance.now() - started) / 1000, nonFinite, notes };
   } catch (e) {
     await data?.close().catch(() => {});

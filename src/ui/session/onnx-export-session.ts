@@ -39,7 +39,7 @@ export function saveOnnxExport(dtype: OnnxExportDtype): Promise<void> {
     });
     return {
       message: `Exported the merged model (α = ${alpha}, ${dtype}) for transformers.js to "${root.label}": ${report.files.length} files in ${report.seconds.toFixed(2)} s.`,
-      notes: [...plan.notes, ...report.notes, ...report.nonFinite.map((x) => `${x.name}: ${x.nan} NaN and ${x.inf} Inf values in the output.`)],
+      notes: [...plan.notes, ...report.notes, ...report.nonFinite.map((x) => `${x.tensor}: ${x.nan} NaN and ${x.inf} Inf values in the output.`)],
       files: await listing(root.dir, report.files, links, parent, root.label),
     };
   });
