@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { access, constants, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { trackUnfinishedFile } from '../engine/merge/output/node-output-folder.ts';
 import { UsageError } from './command.ts';
 
 /** Refuses an output path whose folder is missing or not writable, or which names a folder, before any work. */
@@ -25,6 +26,7 @@ export async function checkOutputFile(path: string, flag = '--out'): Promise<voi
 export async function writeTextAtomically(path: string, pieces: Iterable<string>): Promise<void> {
   const full = resolve(path);
   const temp = join(dirname(full), `.${basename(full)}.partial-${randomBytes(4).toString('hex')}`);
+  const untrack = trackUnfinishedFile(temp, full);
   const handle = await open(temp, 'wx');
   try {
     for (const piece of pieces) await handle.write(piece);
@@ -34,6 +36,8 @@ export async function writeTextAtomically(path: string, pieces: Iterable<string>
     await handle.close().catch(() => undefined);
     await rm(temp, { force: true });
     throw e;
+  } finally {
+    untrack();
   }
 }
 
@@ -41,12 +45,15 @@ export async function writeTextAtomically(path: string, pieces: Iterable<string>
 export async function writeBytesAtomically(path: string, bytes: Uint8Array): Promise<void> {
   const full = resolve(path);
   const temp = join(dirname(full), `.${basename(full)}.partial-${randomBytes(4).toString('hex')}`);
+  const untrack = trackUnfinishedFile(temp, full);
   try {
     await writeFile(temp, bytes);
     await rename(temp, full);
   } catch (e) {
     await rm(temp, { force: true });
     throw e;
+  } finally {
+    untrack();
   }
 }
 
@@ -57,6 +64,7 @@ export async function writeBytesAtomically(path: string, bytes: Uint8Array): Pro
 export async function openJsonLinesFile<T>(path: string) {
   const full = resolve(path);
   const temp = join(dirname(full), `.${basename(full)}.partial-${randomBytes(4).toString('hex')}`);
+  const untrack = trackUnfinishedFile(temp, full);
   const stream = createWriteStream(temp, { flags: 'wx' });
   await once(stream, 'open');
   return {
@@ -65,10 +73,12 @@ export async function openJsonLinesFile<T>(path: string) {
       stream.end();
       await once(stream, 'finish');
       await rename(temp, full);
+      untrack();
     },
     abort: async () => {
       stream.destroy();
       await rm(temp, { force: true });
+      untrack();
     },
   };
 }

@@ -16,6 +16,16 @@ import type { OutputFile, OutputFolder } from './output-folder.ts';
 const unfinished = new Map<string, { dir: string; createdParent?: string }>();
 
 /**
+ * Registers a temporary file of the CLI's own atomic writers (write-json-atomically.ts: results,
+ * samples.jsonl, plots) with the same list, so an interrupt removes it too; returns the call that
+ * takes it off again once it is renamed into place or removed.
+ */
+export function trackUnfinishedFile(temp: string, finalPath: string): () => void {
+  unfinished.set(temp, { dir: finalPath });
+  return () => void unfinished.delete(temp);
+}
+
+/**
  * Removes the partial folders of every unfinished output folder, at once and synchronously (it
  * runs in a signal handler just before process.exit). Returns the `--out` paths whose partial
  * folder it removed; one whose rename to its final name has already happened is not among them.
