@@ -19,7 +19,6 @@ describe('atomic writers and the interrupt list', () => {
   it('a samples file still being written is removed by the interrupt cleanup, and named as unsaved', async () => {
     const path = join(dir, 'samples.jsonl');
     const out = await openJsonLinesFile<{ i: number }>(path);
-    out.write({ i: 1 });
     expect(hidden()).toHaveLength(1);
     expect(removeUnfinishedOutputsSync()).toEqual([path]);
     expect(hidden()).toEqual([]);
