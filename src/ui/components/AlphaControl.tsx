@@ -1,3 +1,5 @@
+import { useId } from 'react';
+import { useAlphaLinkNotice } from '../session/alpha-hash.ts';
 import { useStudio } from '../store.ts';
 import { AlphaSlider, useAlphaRange } from './AlphaSlider.tsx';
 
@@ -10,6 +12,9 @@ export function AlphaControl() {
   const alpha = useStudio((s) => s.merge.alpha);
   const patch = useStudio((s) => s.patchMerge);
   const range = useAlphaRange();
+  const linkNotice = useAlphaLinkNotice((s) => s.notice);
+  const problemId = useId();
+  const finite = Number.isFinite(alpha);
   return (
     <div className="alpha-control" data-testid="alpha-control" role="group" aria-label="α for every panel">
       <label className="alpha-control-number">
@@ -18,7 +23,9 @@ export function AlphaControl() {
           aria-label="α"
           type="number"
           step={range.step}
-          value={Number.isFinite(alpha) ? alpha : ''}
+          value={finite ? alpha : ''}
+          aria-invalid={finite ? undefined : true}
+          aria-describedby={finite ? undefined : problemId}
           onChange={(e) => patch({ alpha: e.target.value === '' ? NaN : Number(e.target.value) })}
         />
       </label>
@@ -26,7 +33,16 @@ export function AlphaControl() {
       <span className="muted alpha-control-range" data-testid="alpha-range">
         {range.grid ? `sweep grid ${range.min} … ${range.max}` : `${range.min} … ${range.max}`}
       </span>
-      {!Number.isFinite(alpha) && <span className="error">α must be a finite number.</span>}
+      {!finite && (
+        <span className="error" id={problemId} data-testid="alpha-problem">
+          α must be a finite number.
+        </span>
+      )}
+      {linkNotice && (
+        <span className="notice-inline" role="status" data-testid="alpha-link-notice">
+          {linkNotice}
+        </span>
+      )}
     </div>
   );
 }

@@ -5,6 +5,7 @@ import { useExplorer, type ColumnResult, type ColumnSpec } from '../explorer-sto
 import { useStudio, type BenchmarkItem } from '../store.ts';
 import '../explorer.css';
 import { ModelBuildStep } from './ModelBuildStep.tsx';
+import { NumberField, useFieldProblems, useFocusReturn } from './NumberField.tsx';
 
 /**
  * Compare answers side by side: the playground's prompt, or a benchmark item, at several α
@@ -18,12 +19,22 @@ export function AlphaExplorer({ disabled }: { disabled: boolean }) {
   const alpha = useStudio((s) => s.merge.alpha);
   const samples = useStudio((s) => s.benchmarks.samples);
   const running = x.status !== 'idle';
+  const alphaOk = Number.isFinite(alpha);
+  const fields = useFieldProblems();
+  const compareButton = useFocusReturn(running);
+  const follows = x.columns.findIndex((c) => c.alpha === null);
+  // Every column needs a finite α: a column following the slider has none while the header's box is invalid.
+  const problem =
+    !alphaOk && follows >= 0
+      ? `Set α first: column ${follows + 1} follows the slider and the α box at the top does not hold a finite number.`
+      : fields.first;
+  const blocked = disabled || Boolean(problem);
 
   // A moved slider re-answers the slider's columns (a kept answer shows at once).
   useEffect(() => {
     const { engaged, columns } = useExplorer.getState();
     const follow = columns.filter((c) => c.alpha === null).map((c) => c.id);
-    if (!engaged || follow.length === 0 || disabled) return;
+    if (!engaged || follow.length === 0 || disabled || !Number.isFinite(alpha)) return;
     const t = setTimeout(() => void runCompare(follow), 150);
     return () => clearTimeout(t);
   }, [alpha, disabled]);
@@ -35,7 +46,7 @@ export function AlphaExplorer({ disabled }: { disabled: boolean }) {
   };
   const chooseItem = (item: string | undefined, run: boolean) => {
     x.patch({ source: 'item', item, results: {} });
-    if (run && !disabled) void runCompare();
+    if (run && !blocked) void runCompare();
   };
   const item = x.item ?? (samples[0] && itemKey(samples[0]));
 
@@ -65,7 +76,7 @@ export function AlphaExplorer({ disabled }: { disabled: boolean }) {
                 </option>
               ))}
             </select>
-            <button disabled={running || disabled} onClick={() => chooseItem(nextItemKey(samples, item), true)}>
+            <button disabled={running || blocked} onClick={() => chooseItem(nextItemKey(samples, item), true)}>
               Next item
             </button>
           </>
@@ -73,19 +84,41 @@ export function AlphaExplorer({ disabled }: { disabled: boolean }) {
       </div>
       {x.source === 'item' && <ItemPrompt sample={samples.find((s) => itemKey(s) === item)} />}
       <div className="merge-controls">
-        <button disabled={running || disabled} onClick={() => void runCompare()}>
+        <button
+          ref={compareButton.ref}
+          disabled={running || blocked}
+          onClick={() => {
+            compareButton.arm();
+            void runCompare();
+          }}
+        >
           Compare
         </button>
         <button disabled={!running || x.status === 'cancelling'} onClick={cancelCompare}>
           Cancel
         </button>
-        <button disabled={running} onClick={() => x.patch({ columns: [...x.columns, { id: x.nextId, alpha: Number.isFinite(alpha) ? alpha : 0 }], nextId: x.nextId + 1 })}>
+        {/* A new column starts at the header's α: without one there is no α to start it at. */}
+        <button
+          disabled={running || !alphaOk}
+          title={alphaOk ? undefined : 'The α box at the top does not hold a finite number.'}
+          onClick={() => x.patch({ columns: [...x.columns, { id: x.nextId, alpha }], nextId: x.nextId + 1 })}
+        >
           Add an α column
         </button>
         <span className="muted" data-testid="explorer-status">
           {x.status === 'running' ? runningText(x.columns, x.results) : x.status === 'cancelling' ? 'cancelling…' : ''}
         </span>
       </div>
+      {problem && (
+        <p className="error" data-testid="explorer-problem">
+          Compare is disabled: {problem}
+        </p>
+      )}
+      {!problem && !alphaOk && (
+        <p className="error" data-testid="explorer-problem">
+          Adding an α column is disabled: the α box at the top does not hold a finite number.
+        </p>
+      )}
       <ModelBuildStep />
       {x.error && (
         <p className="error" data-testid="explorer-error">
@@ -100,6 +133,7 @@ export function AlphaExplorer({ disabled }: { disabled: boolean }) {
             spec={c}
             result={x.results[c.id]}
             locked={running}
+            onProblem={fields.report}
             onAlpha={(a) => setColumns(x.columns.map((o) => (o.id === c.id ? { ...o, alpha: a } : o)), [c.id])}
             onRemove={x.columns.length > 1 ? () => setColumns(x.columns.filter((o) => o.id !== c.id), [c.id]) : undefined}
           />
@@ -133,14 +167,24 @@ function ItemPrompt({ sample }: { sample: BenchmarkItem | undefined }) {
   );
 }
 
-function Column(p: { n: number; spec: ColumnSpec; result: ColumnResult | undefined; locked: boolean; onAlpha: (a: number) => void; onRemove?: () => void }) {
+function Column(p: {
+  n: number;
+  spec: ColumnSpec;
+  result: ColumnResult | undefined;
+  locked: boolean;
+  onAlpha: (a: number) => void;
+  onProblem: (label: string, problem: string | undefined) => void;
+  onRemove?: () => void;
+}) {
   const alpha = columnAlpha(p.spec);
   const r = p.result;
+  const shown = r?.alpha ?? alpha;
+  const follows = p.spec.alpha === null;
   return (
     <div
       className="explorer-column"
       data-testid="compare-column"
-      data-alpha={r?.alpha ?? alpha}
+      data-alpha={Number.isFinite(shown) ? shown : ''}
       data-status={r?.status ?? 'empty'}
       data-ids={r?.ids.join(',') ?? ''}
       data-kept={r?.kept ? 'true' : 'false'}
@@ -148,16 +192,25 @@ function Column(p: { n: number; spec: ColumnSpec; result: ColumnResult | undefin
       <header>
         <label>
           α{' '}
-          <input
-            aria-label={`column ${p.n} alpha`}
-            type="number"
+          {/* Empty is fine in a column that follows the slider (it still follows); a typed α must be a finite number. */}
+          <NumberField
+            label={`column ${p.n} alpha`}
+            rule={{ optional: follows }}
             step={0.05}
-            value={Number.isFinite(alpha) ? alpha : ''}
+            value={alpha}
             disabled={p.locked}
-            onChange={(e) => e.target.value !== '' && Number.isFinite(Number(e.target.value)) && p.onAlpha(Number(e.target.value))}
+            onCommit={(a) => a !== null && p.onAlpha(a)}
+            onProblem={p.onProblem}
           />
         </label>
-        {p.spec.alpha === null && <span className="muted">follows the slider</span>}
+        {follows &&
+          (Number.isFinite(alpha) ? (
+            <span className="muted">follows the slider</span>
+          ) : (
+            <span className="error" data-testid="column-no-alpha">
+              follows the slider — which has no α now (the α box at the top does not hold a finite number)
+            </span>
+          ))}
         {p.onRemove && (
           <button aria-label={`remove column ${p.n}`} disabled={p.locked} onClick={p.onRemove}>
             ×

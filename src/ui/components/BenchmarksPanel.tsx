@@ -4,6 +4,7 @@ import { BBH_GROUP, BBH_SUBTASKS, THINK_INSTRUCTION, wilsonInterval } from '../.
 import { cancelBenchmarks, choiceProblem, clearDataFile, expandTasks, resultsJson, runBenchmarks, samplesJsonl, setDataFile } from '../session/benchmark-session.ts';
 import { useStudio, type BenchmarkItem, type BenchmarksState, type BenchmarkTaskState } from '../store.ts';
 import { formatBytes, formatDuration } from '../format.ts';
+import { NumberField, useFieldProblems, useFocusReturn } from './NumberField.tsx';
 import { pageRefusal, useVerdict } from './VerdictPanel.tsx';
 
 /** Tasks offered one by one; BBH's 27 subtasks get their own list. */
@@ -33,7 +34,12 @@ export function BenchmarksPanel() {
       ? `Benchmarks are disabled: ${pageRefusal(verdict)}`
       : undefined;
   const fileOk = Boolean(bench.dataFile && !bench.dataFile.error);
-  const problem = choiceProblem(bench.tasks, fileOk);
+  const fields = useFieldProblems();
+  const runButton = useFocusReturn(running);
+  // The run is at the header's α: while that box holds no number there is nothing to run at.
+  const problem = !Number.isFinite(alpha)
+    ? 'Set α first: the α box at the top does not hold a finite number.'
+    : (fields.first ?? choiceProblem(bench.tasks, fileOk));
 
   return (
     <section className="benchmarks" data-testid="benchmarks">
@@ -52,7 +58,7 @@ export function BenchmarksPanel() {
         <div className="merge-controls">
           <label>
             items per task{' '}
-            <input aria-label="items per task" type="number" min={1} value={bench.count} onChange={(e) => patch({ count: positiveInt(e.target.value, bench.count) })} />
+            <NumberField label="items per task" rule={{ integer: true, min: 1 }} value={bench.count} onCommit={(count) => patch({ count: count! })} onProblem={fields.report} />
           </label>
           <label>
             <input type="radio" name="bench-selection" checked={bench.selection === 'first-n'} onChange={() => patch({ selection: 'first-n' })} /> the first n
@@ -60,14 +66,7 @@ export function BenchmarksPanel() {
           <label>
             <input type="radio" name="bench-selection" checked={bench.selection === 'shuffle'} onChange={() => patch({ selection: 'shuffle' })} /> a seeded shuffle,
             seed{' '}
-            <input
-              aria-label="seed"
-              type="number"
-              step={1}
-              value={bench.seed}
-              disabled={bench.selection !== 'shuffle'}
-              onChange={(e) => Number.isInteger(Number(e.target.value)) && e.target.value !== '' && patch({ seed: Number(e.target.value) })}
-            />
+            <NumberField label="seed" rule={{ integer: true }} value={bench.seed} disabled={bench.selection !== 'shuffle'} onCommit={(seed) => patch({ seed: seed! })} onProblem={fields.report} />
           </label>
         </div>
         <div className="merge-controls">
@@ -83,24 +82,32 @@ export function BenchmarksPanel() {
           </label>
           <label>
             batch size{' '}
-            <input aria-label="batch size" type="number" min={1} value={bench.batchSize} onChange={(e) => patch({ batchSize: positiveInt(e.target.value, bench.batchSize) })} />
+            <NumberField label="batch size" rule={{ integer: true, min: 1 }} value={bench.batchSize} onCommit={(batchSize) => patch({ batchSize: batchSize! })} onProblem={fields.report} />
           </label>
           <label>
             max new tokens{' '}
-            <input
-              aria-label="benchmark max new tokens"
-              type="number"
-              min={1}
-              value={bench.maxNewTokens ?? ''}
+            <NumberField
+              label="benchmark max new tokens"
+              rule={{ integer: true, min: 1, optional: true }}
+              value={bench.maxNewTokens}
               placeholder={maxNewPlaceholder(bench.tasks)}
-              onChange={(e) => patch({ maxNewTokens: e.target.value === '' ? null : positiveInt(e.target.value, bench.maxNewTokens ?? 1) })}
+              onCommit={(maxNewTokens) => patch({ maxNewTokens })}
+              onProblem={fields.report}
             />
           </label>
         </div>
         <DataFileChooser />
       </fieldset>
       <div className="merge-controls">
-        <button data-testid="bench-run" disabled={Boolean(blocked) || running || Boolean(problem)} onClick={() => void runBenchmarks()}>
+        <button
+          ref={runButton.ref}
+          data-testid="bench-run"
+          disabled={Boolean(blocked) || running || Boolean(problem)}
+          onClick={() => {
+            runButton.arm();
+            void runBenchmarks();
+          }}
+        >
           Run at α = {Number.isFinite(alpha) ? alpha : '—'}
         </button>
         {running && (
@@ -108,18 +115,17 @@ export function BenchmarksPanel() {
             Cancel
           </button>
         )}
-        {!blocked && problem && <span className="error">{problem}</span>}
+        {!blocked && problem && (
+          <span className="error" data-testid="bench-problem">
+            {problem}
+          </span>
+        )}
       </div>
       {run && <RunStatus />}
       {run && run.tasks.length > 0 && <ScoreTable />}
       {bench.samples.length > 0 && <ItemsTable samples={bench.samples} />}
     </section>
   );
-}
-
-function positiveInt(raw: string, fallback: number): number {
-  const v = Number(raw);
-  return Number.isInteger(v) && v >= 1 ? v : fallback;
 }
 
 function maxNewPlaceholder(names: readonly string[]): string {

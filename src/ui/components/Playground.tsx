@@ -5,6 +5,7 @@ import { useStudio } from '../store.ts';
 import { AlphaExplorer } from './AlphaExplorer.tsx';
 import { AlphaSlider } from './AlphaSlider.tsx';
 import { ModelBuildStep } from './ModelBuildStep.tsx';
+import { NumberField, useFieldProblems, useFocusReturn } from './NumberField.tsx';
 import { pageRefusal, useVerdict } from './VerdictPanel.tsx';
 
 /** Type a prompt, press Generate, then drag α: the merged model answers again at each α. */
@@ -17,8 +18,14 @@ export function Playground() {
   // Generating merges the trio: it follows the same verdict as the merge panel's buttons.
   const verdict = useVerdict('merge');
   const mergeOk = verdict?.ok === true;
+  const alphaOk = Number.isFinite(alpha);
+  const fields = useFieldProblems();
+  const busy = pg.status === 'loading' || pg.status === 'generating';
+  const generateButton = useFocusReturn(busy);
+  // Why Generate cannot run now (besides the verdict, shown below on its own).
+  const problem = !alphaOk ? 'Set α first: the α box at the top does not hold a finite number.' : fields.first;
   const allowed = useRef(mergeOk);
-  allowed.current = mergeOk;
+  allowed.current = mergeOk && !problem;
   useEffect(() => {
     if (!engaged.current || !allowed.current) return;
     const t = setTimeout(() => void runPlayground(), 120);
@@ -54,12 +61,14 @@ export function Playground() {
         )}
         <label>
           max new tokens{' '}
-          <input aria-label="max new tokens" type="number" min={1} max={512} value={pg.maxNewTokens} onChange={(e) => patch({ maxNewTokens: Math.max(1, Number(e.target.value) || 1) })} />
+          <NumberField label="max new tokens" rule={{ integer: true, min: 1, max: 512 }} value={pg.maxNewTokens} onCommit={(maxNewTokens) => patch({ maxNewTokens: maxNewTokens! })} onProblem={fields.report} />
         </label>
         <button
-          disabled={pg.status === 'loading' || pg.status === 'generating' || !mergeOk}
+          ref={generateButton.ref}
+          disabled={busy || !mergeOk || Boolean(problem)}
           onClick={() => {
             engaged.current = true;
+            generateButton.arm();
             void runPlayground({ fresh: true });
           }}
         >
@@ -74,6 +83,11 @@ export function Playground() {
           {pg.status === 'loading' ? 'building the model…' : pg.status === 'generating' ? 'generating…' : ''}
         </span>
       </div>
+      {problem && (
+        <p className="error" data-testid="playground-problem">
+          Generate is disabled: {problem}
+        </p>
+      )}
       {verdict && !verdict.ok && (
         <p className="error" data-testid="playground-blocked">
           Generating is disabled: {pageRefusal(verdict)}

@@ -6,6 +6,7 @@ import { formatDuration } from '../format.ts';
 import { DEMO_TRIO } from '../session/slot-loader.ts';
 import { cancelSweep, currentSweepJson, forgetStoredSweep, openSharedLink, parseAlphaText, rerunProblems, rerunShared, runSweep, sweepProblem, watchStoredSweep } from '../session/sweep-session.ts';
 import { useStudio } from '../store.ts';
+import { NumberField, useFieldProblems, useFocusReturn } from './NumberField.tsx';
 import { SweepResults } from './SweepResults.tsx';
 import { pageRefusal, useVerdict } from './VerdictPanel.tsx';
 
@@ -36,6 +37,8 @@ export function SweepPanel() {
   const running = run?.status === 'loading' || run?.status === 'running';
   const trioReady = ROLES.every((r) => slots[r].status === 'ready');
   const demoLoaded = ROLES.every((r) => slots[r].label === `demo:${DEMO_TRIO[r]}`);
+  const fields = useFieldProblems();
+  const runButton = useFocusReturn(running);
 
   useEffect(() => {
     void openSharedLink();
@@ -52,7 +55,7 @@ export function SweepPanel() {
       ? `The sweep is disabled: ${pageRefusal(verdict)}`
       : undefined;
   const grid = parseAlphaText(settings.alphasText);
-  const problem = 'error' in grid ? grid.error : sweepProblem(settings, demoLoaded);
+  const problem = 'error' in grid ? grid.error : (fields.first ?? sweepProblem(settings, demoLoaded));
   const stored = sweep.stored;
 
   return (
@@ -114,7 +117,7 @@ export function SweepPanel() {
         </div>
         <div className="merge-controls">
           <label>
-            items per task <input aria-label="sweep items per task" type="number" min={1} value={settings.count} onChange={(e) => patchInt(e.target.value, 1, (count) => patch({ count }))} />
+            items per task <NumberField label="sweep items per task" rule={{ integer: true, min: 1 }} value={settings.count} onCommit={(count) => patch({ count: count! })} onProblem={fields.report} />
           </label>
           <label>
             <input type="radio" name="sweep-selection" checked={settings.selection === 'first-n'} onChange={() => patch({ selection: 'first-n' })} /> the first n
@@ -122,20 +125,20 @@ export function SweepPanel() {
           <label>
             <input type="radio" name="sweep-selection" aria-label="seeded shuffle" checked={settings.selection === 'shuffle'} onChange={() => patch({ selection: 'shuffle' })} /> a
             seeded shuffle, seed{' '}
-            <input aria-label="sweep seed" type="number" step={1} min={0} value={settings.seed} disabled={settings.selection !== 'shuffle'} onChange={(e) => patchInt(e.target.value, 0, (seed) => patch({ seed }))} />
+            <NumberField label="sweep seed" rule={{ integer: true, min: 0 }} value={settings.seed} disabled={settings.selection !== 'shuffle'} onCommit={(seed) => patch({ seed: seed! })} onProblem={fields.report} />
           </label>
           <label>
-            batch size <input aria-label="sweep batch size" type="number" min={1} value={settings.batchSize} onChange={(e) => patchInt(e.target.value, 1, (batchSize) => patch({ batchSize }))} />
+            batch size <NumberField label="sweep batch size" rule={{ integer: true, min: 1 }} value={settings.batchSize} onCommit={(batchSize) => patch({ batchSize: batchSize! })} onProblem={fields.report} />
           </label>
           <label>
             max new tokens{' '}
-            <input
-              aria-label="sweep max new tokens"
-              type="number"
-              min={1}
-              value={settings.maxNewTokens ?? ''}
+            <NumberField
+              label="sweep max new tokens"
+              rule={{ integer: true, min: 1, optional: true }}
+              value={settings.maxNewTokens}
               placeholder="each task's own"
-              onChange={(e) => (e.target.value === '' ? patch({ maxNewTokens: null }) : patchInt(e.target.value, 1, (maxNewTokens) => patch({ maxNewTokens })))}
+              onCommit={(maxNewTokens) => patch({ maxNewTokens })}
+              onProblem={fields.report}
             />
           </label>
         </div>
@@ -147,12 +150,20 @@ export function SweepPanel() {
           <label>
             <input type="checkbox" aria-label="control vector" checked={settings.control} onChange={(e) => patch({ control: e.target.checked })} /> control: a random vector with v's
             per-tensor norms, seed{' '}
-            <input aria-label="control seed" type="number" min={0} step={1} value={settings.controlSeed} disabled={!settings.control} onChange={(e) => patchInt(e.target.value, 0, (controlSeed) => patch({ controlSeed }))} />
+            <NumberField label="control seed" rule={{ integer: true, min: 0 }} value={settings.controlSeed} disabled={!settings.control} onCommit={(controlSeed) => patch({ controlSeed: controlSeed! })} onProblem={fields.report} />
           </label>
         </div>
       </fieldset>
       <div className="merge-controls">
-        <button data-testid="sweep-run" disabled={Boolean(blocked) || running || Boolean(problem)} onClick={() => void runSweep()}>
+        <button
+          ref={runButton.ref}
+          data-testid="sweep-run"
+          disabled={Boolean(blocked) || running || Boolean(problem)}
+          onClick={() => {
+            runButton.arm();
+            void runSweep();
+          }}
+        >
           {stored && stored.items > 0 && stored.items < stored.total ? 'Resume sweep' : 'Run sweep'}
         </button>
         {running && (
@@ -188,11 +199,6 @@ export function SweepPanel() {
 
 function toggle(list: string[], name: string, on: boolean): string[] {
   return on ? [...list.filter((t) => t !== name), name] : list.filter((t) => t !== name);
-}
-
-function patchInt(raw: string, min: number, set: (v: number) => void): void {
-  const v = Number(raw);
-  if (raw !== '' && Number.isInteger(v) && v >= min) set(v);
 }
 
 function SweepProgress() {
