@@ -75,7 +75,10 @@ export function ExportFiles({ files }: { files: Files }) {
       )}
       {result && (
         <p className="muted" data-testid="archive-result" data-bytes={result.bytes}>
-          {result.route === 'picker' ? `Saved "${result.name}"` : `Downloading "${result.name}"`} ({formatBytes(result.bytes)}).
+          {/* The opfs/memory routes end by clicking a link to the finished archive: from then on the browser's own downloads hold it. */}
+          {result.route === 'picker'
+            ? `Saved "${result.name}" (${formatBytes(result.bytes)}).`
+            : `Handed "${result.name}" (${formatBytes(result.bytes)}) to the browser: it is in the browser's downloads (or asks where to save it).`}
         </p>
       )}
       {error && (

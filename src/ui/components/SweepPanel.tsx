@@ -5,6 +5,7 @@ import { CONDITION_LABELS, type ConditionLabel } from '../../engine/sweep/index.
 import { formatDuration } from '../format.ts';
 import { DEMO_TRIO } from '../session/slot-loader.ts';
 import { cancelSweep, currentSweepJson, forgetStoredSweep, openSharedLink, parseAlphaText, rerunProblems, rerunShared, runSweep, sweepProblem, watchStoredSweep } from '../session/sweep-session.ts';
+import { shareRefusalText } from '../session/sweep-settings.ts';
 import { useStudio } from '../store.ts';
 import { NumberField, useFieldProblems, useFocusReturn } from './NumberField.tsx';
 import { SweepResults } from './SweepResults.tsx';
@@ -245,7 +246,7 @@ function SharedLinkNotice() {
   if (sweep.linkError) {
     return (
       <p className="error" role="alert" data-testid="share-refused">
-        This share link was refused and nothing from it is shown: {sweep.linkError}
+        {shareRefusalText(sweep.linkError)}
       </p>
     );
   }

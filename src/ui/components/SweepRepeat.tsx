@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { bestAlphaRecipe, lmEvalCommands, lmEvalModelOf, type LmEvalBackend, type SweepResultsDocument } from '../../engine/sweep/index.ts';
+import { MERGEKIT_FILE } from '../../engine/merge/export-files.ts';
 import { formatAlpha } from './AccuracyPlot.tsx';
 
 type Which = 'merged' | 'target' | 'sft' | 'rl';
@@ -13,7 +14,9 @@ export function SweepRepeat({ doc }: { doc: SweepResultsDocument }) {
   const [backend, setBackend] = useState<LmEvalBackend>('hf');
   const [which, setWhich] = useState<Which>('merged');
   const recipe = bestAlphaRecipe(doc);
-  const mergedFolder = recipe ? `./merged-alpha-${String(recipe.alpha).replace('-', 'minus')}` : './merged';
+  // The folder the recipe's own comment line names (`mergekit-yaml mergekit_config.yml ./merged`,
+  // export-files.ts) and `studio sweep` evaluates: one command in the sentence, the YAML and lm_eval.
+  const mergedFolder = './merged';
   const model = which === 'merged' ? { pretrained: mergedFolder, revision: null } : lmEvalModelOf(doc.sources[which]);
   const plan = lmEvalCommands(doc, model, { backend });
   return (
@@ -23,7 +26,10 @@ export function SweepRepeat({ doc }: { doc: SweepResultsDocument }) {
         <>
           <p>
             Best α on this sweep: <strong data-testid="best-alpha">{formatAlpha(recipe.alpha)}</strong> (highest mean accuracy of v over the tasks' first metrics). mergekit builds
-            θ(α) from the same sources: <code>mergekit-yaml merge.yml {mergedFolder}</code>
+            θ(α) from the same sources: save the YAML below as <code>{MERGEKIT_FILE}</code> and run{' '}
+            <code data-testid="mergekit-command">
+              mergekit-yaml {MERGEKIT_FILE} {mergedFolder}
+            </code>
           </p>
           <CopyBlock label="mergekit YAML" text={recipe.yaml} testId="mergekit-yaml" />
         </>

@@ -21,13 +21,21 @@ const BLUE = [43, 89, 195];
 const RED = [194, 51, 69];
 const rgba = (c: number[], a: number) => `rgba(${c[0]}, ${c[1]}, ${c[2]}, ${a.toFixed(3)})`;
 
+/**
+ * A linear scale whose grid holds one value only (min = max, e.g. ‖v‖ = 0 everywhere when the
+ * donors are equal): nothing is larger than anything else, so every cell takes the palest colour —
+ * the engine's position for a zero span is the top end, which painted such a grid as "large everywhere".
+ */
+const isFlat = (scale: HeatmapScale) => scale.kind === 'linear' && scale.min !== null && scale.min === scale.max;
+const position = (value: number, scale: HeatmapScale) => (isFlat(scale) ? 0 : scalePosition(value, scale));
+
 /** White → blue along a linear scale (the palest end still tinted, so it differs from "—"); red ← white → blue for the cosine. */
 function colour(value: number, scale: HeatmapScale): string {
-  const p = scalePosition(value, scale);
+  const p = position(value, scale);
   if (scale.kind === 'diverging') return p >= 0 ? rgba(BLUE, Math.abs(p)) : rgba(RED, Math.abs(p));
   return rgba(BLUE, 0.08 + 0.92 * p);
 }
-const darkText = (value: number, scale: HeatmapScale) => Math.abs(scalePosition(value, scale)) > 0.6;
+const darkText = (value: number, scale: HeatmapScale) => Math.abs(position(value, scale)) > 0.6;
 
 /** What a hovered or focused place of the heatmap holds. */
 type Place = { kind: 'cell'; row: number; col: number } | { kind: 'other'; index: number };
@@ -59,8 +67,14 @@ function Legend({ scale, metric, alpha }: { scale: HeatmapScale; metric: Heatmap
         {scale.kind === 'diverging'
           ? 'Colour: linear, red at −1, white at 0, blue at +1 (fixed, so models compare).'
           : 'Colour: linear, from the palest at the grid’s smallest value to the darkest at its largest.'}{' '}
-        <span data-testid="heatmap-range">
-          Grid values: {fmt(scale.min)} … {fmt(scale.max)}.
+        <span data-testid="heatmap-range" data-flat={isFlat(scale) ? 'true' : undefined}>
+          {isFlat(scale) ? (
+            <>All grid values are equal ({fmt(scale.min)}): every cell takes the palest colour, none is larger than another.</>
+          ) : (
+            <>
+              Grid values: {fmt(scale.min)} … {fmt(scale.max)}.
+            </>
+          )}
         </span>
         <br />
         <span data-testid="heatmap-dash-note">

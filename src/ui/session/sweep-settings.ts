@@ -40,6 +40,16 @@ export function sweepProblem(s: SweepSettings, demoLoaded: boolean): string | un
   return undefined;
 }
 
+/**
+ * What the page says when a share link is refused. The engine's reason already begins with where
+ * the document came from ("the share URL: …", ResultsDocumentError), so it is its own sentence:
+ * joined with a colon it read "…is shown: the share URL: does not start…".
+ */
+export function shareRefusalText(reason: string): string {
+  const sentence = reason.charAt(0).toUpperCase() + reason.slice(1);
+  return `This share link was refused and nothing from it is shown. ${sentence}`;
+}
+
 /** The page's choices as `studio sweep`'s sweep.json (the CLI runs the same configuration with its own sources). */
 export function sweepJsonOf(s: SweepSettings, alphas: number[], sources: Record<Role, string>): Record<string, unknown> {
   // sweep.json gives one chat flag per task entry: a task asked with and without the template is two entries.
