@@ -33,7 +33,8 @@ export function ExportFiles({ files }: { files: Files }) {
       setResult(await downloadExportArchive(setProgress));
     } catch (e) {
       // The user closing the save dialog is not an error.
-      if (!(e instanceof DOMException && e.name === 'AbortError')) setError((e as Error).message);
+      if (e instanceof DOMException && e.name === 'NotFoundError') setError("The export's files are no longer in this site's storage (cleared in Settings?): save the export again to download it.");
+      else if (!(e instanceof DOMException && e.name === 'AbortError')) setError((e as Error).message);
     } finally {
       setBusy(false);
     }

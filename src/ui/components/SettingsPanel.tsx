@@ -1,5 +1,7 @@
+import { useState } from 'react';
 import { useStudio } from '../store.ts';
-import { clearOpfsCache } from '../../engine/sources/cache/opfs-cache-store.ts';
+import { clearDownloadsAndExports, clearProblem, storedBytes, type StoredBytes } from '../session/clear-storage.ts';
+import { formatBytes } from '../format.ts';
 
 export function SettingsPanel() {
   const settings = useStudio((s) => s.settings);
@@ -36,9 +38,55 @@ export function SettingsPanel() {
           }}
         />
       </label>
-      <button className="secondary" onClick={() => void clearOpfsCache()}>
-        Clear downloads and exports
-      </button>
+      <ClearStorage />
     </details>
+  );
+}
+
+/**
+ * "Clear downloads and exports": asks first (with what is stored), then says what it removed.
+ * Inline rather than window.confirm, so the question shows the sizes and stays on the page.
+ */
+function ClearStorage() {
+  const [step, setStep] = useState<{ kind: 'idle' } | { kind: 'asking'; bytes: StoredBytes } | { kind: 'busy' } | { kind: 'done' | 'error'; text: string }>({ kind: 'idle' });
+  const ask = async () => {
+    const problem = clearProblem();
+    if (problem) return setStep({ kind: 'error', text: problem });
+    try {
+      setStep({ kind: 'asking', bytes: await storedBytes() });
+    } catch (e) {
+      setStep({ kind: 'error', text: `Could not read this site's storage: ${(e as Error).message}` });
+    }
+  };
+  const clear = async () => {
+    setStep({ kind: 'busy' });
+    try {
+      setStep({ kind: 'done', text: (await clearDownloadsAndExports()).message });
+    } catch (e) {
+      setStep({ kind: 'error', text: (e as Error).message });
+    }
+  };
+  return (
+    <div className="clear-storage" data-testid="clear-storage">
+      {step.kind === 'asking' ? (
+        <p role="alert" data-testid="clear-confirm">
+          Really clear? This removes {formatBytes(step.bytes.downloads)} of downloaded weights and datasets and {formatBytes(step.bytes.exports)} of exports from
+          this site's storage; Hub checkpoints are downloaded again when needed.{' '}
+          <button onClick={() => void clear()}>Clear</button>{' '}
+          <button className="secondary" onClick={() => setStep({ kind: 'idle' })}>
+            Keep
+          </button>
+        </p>
+      ) : (
+        <button className="secondary" disabled={step.kind === 'busy'} onClick={() => void ask()}>
+          Clear downloads and exports
+        </button>
+      )}
+      {(step.kind === 'done' || step.kind === 'error') && (
+        <p className={step.kind === 'error' ? 'error' : 'muted'} role="status" data-testid="clear-result">
+          {step.text}
+        </p>
+      )}
+    </div>
   );
 }

@@ -20,6 +20,7 @@ import { opfsCacheStore } from '../../engine/sources/cache/opfs-cache-store.ts';
 import { useStudio, type BenchmarkItem, type BenchmarkRun, type BenchmarkTaskState } from '../store.ts';
 import { withLiveModelAt } from './model-session.ts';
 import { onCheckpointChange } from './slot-loader.ts';
+import { pageGpuMessage } from './gpu.ts';
 
 /**
  * The Benchmarks panel's run: lm-eval's tasks on the playground's merged model at the current α,
@@ -370,6 +371,8 @@ export function samplesJsonl(): string {
 }
 
 function message(e: unknown): string {
+  const lost = pageGpuMessage(e); // a lost device: the page's own wording (the engine's is the CLI's)
+  if (lost) return lost;
   if (e instanceof StudioError) return e.message;
   console.error(e);
   return `Unexpected error: ${(e as Error)?.message ?? String(e)}`;

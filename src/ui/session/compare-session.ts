@@ -7,6 +7,7 @@ import { useStudio, type BenchmarkItem } from '../store.ts';
 import { benchmarkItemDoc, pythonSandbox } from './benchmark-session.ts';
 import { answers, hasTokenizer, modelIdentity, parsePromptIds, playgroundPromptIds, playgroundSettings, withLiveModel, type KeptAnswer } from './model-session.ts';
 import { checkpointFor } from './slot-loader.ts';
+import { pageGpuMessage } from './gpu.ts';
 
 /**
  * The α explorer's run: one prompt (the playground's, or a benchmark item from the loaded samples)
@@ -233,6 +234,8 @@ export async function runCompare(only?: number[]): Promise<void> {
 }
 
 function message(e: unknown): string {
+  const lost = pageGpuMessage(e); // a lost device: the page's own wording (the engine's is the CLI's)
+  if (lost) return lost;
   if (e instanceof StudioError) return e.message;
   console.error(e);
   return `Unexpected error: ${(e as Error)?.message ?? String(e)}`;

@@ -1,6 +1,8 @@
+import { StudioError } from '../../engine/errors.ts';
 import { adapterName, requestGpu, type GpuContext } from '../../engine/gpu/request-device.ts';
-import { useExplorer } from '../explorer-store.ts';
-import { useStudio } from '../store.ts';
+import { GpuDeviceLostError } from '../../engine/merge/gpu-dispatch.ts';
+import { useExplorer, type ExplorerState } from '../explorer-store.ts';
+import { useStudio, type StudioState } from '../store.ts';
 import { runningWork, type WorkItem, type WorkKind } from './work-status.ts';
 
 /**
@@ -21,12 +23,40 @@ const resetListeners = new Set<() => void>();
  * the lost promise may be a few event-loop turns apart on a loaded machine.
  */
 const LOSS_WINDOW_MS = 5_000;
-/** Work that stopped running, by kind, and when: read when the device is lost. */
+/**
+ * Whether work of `kind` that just stopped ended in an error. Only such work can have been
+ * stopped by the loss: a generation that finished normally a second before a loss was not
+ * interrupted, and naming it ("Stopped with it: generating at α = 1") was wrong.
+ */
+export function stoppedByError(kind: WorkKind, s: Pick<StudioState, 'merge' | 'playground' | 'benchmarks' | 'sweep'>, e: Pick<ExplorerState, 'build' | 'results' | 'error'>): boolean {
+  switch (kind) {
+    case 'merge':
+      return s.merge.job?.status === 'error';
+    case 'build':
+      return e.build?.status === 'error' || s.playground.status === 'error';
+    case 'generate':
+      return s.playground.status === 'error';
+    case 'compare':
+      return e.error !== undefined || Object.values(e.results).some((r) => r.status === 'error');
+    case 'benchmark':
+      return s.benchmarks.run?.status === 'error';
+    case 'sweep':
+      return s.sweep.run?.status === 'error';
+  }
+}
+
+/** Work that stopped running with an error, by kind, and when: read when the device is lost. */
 const stoppedAt = new Map<WorkKind, { item: WorkItem; at: number }>();
 let runningNow: WorkItem[] = [];
 function watchWork(): void {
-  const now = runningWork(useStudio.getState(), useExplorer.getState());
-  for (const w of runningNow) if (!now.some((n) => n.kind === w.kind)) stoppedAt.set(w.kind, { item: w, at: performance.now() });
+  const studio = useStudio.getState();
+  const explorer = useExplorer.getState();
+  const now = runningWork(studio, explorer);
+  for (const w of runningNow) {
+    if (now.some((n) => n.kind === w.kind)) continue;
+    if (stoppedByError(w.kind, studio, explorer)) stoppedAt.set(w.kind, { item: w, at: performance.now() });
+    else stoppedAt.delete(w.kind);
+  }
   runningNow = now;
 }
 useStudio.subscribe(watchWork);
@@ -36,6 +66,22 @@ function interruptedWork(): { kind: string; label: string }[] {
   const recent = [...stoppedAt.values()].filter((s) => performance.now() - s.at < LOSS_WINDOW_MS).map((s) => s.item);
   const all = [...runningWork(useStudio.getState(), useExplorer.getState()), ...recent];
   return all.filter((w, i) => all.findIndex((x) => x.kind === w.kind) === i).map(({ kind, label }) => ({ kind, label }));
+}
+
+const RECREATE = 'Press "Re-create the GPU device" at the top of the page, then try again; the loaded checkpoints and settings are kept.';
+
+/**
+ * The page's wording for an error of GPU work. The engine's GpuDeviceLostError is shared with the
+ * CLI ("reload the page (or restart the command)"); on the page the loss banner offers a new
+ * device, so the message points there. An unexpected error while the device is lost (an ORT
+ * session on the dead device) is the loss too. Undefined: not a loss; use the error's own text.
+ */
+export function pageGpuMessage(e: unknown): string | undefined {
+  if (e instanceof GpuDeviceLostError) return `The GPU device was lost while merging ${e.label} (${e.reason}); nothing was saved. ${RECREATE}`;
+  if (useStudio.getState().gpu.status === 'lost' && !(e instanceof StudioError)) {
+    return `The GPU device was lost (${(e as Error)?.message ?? String(e)}). ${RECREATE}`;
+  }
+  return undefined;
 }
 
 export function gpuContext(): Promise<GpuContext> {

@@ -11,7 +11,7 @@ import { runMerge, type MergeProgress } from '../../engine/merge/stream-merge.ts
 import type { TensorMerger } from '../../engine/merge/tensor-merger.ts';
 import { useStudio, type MergeJob } from '../store.ts';
 import { fileHandleAt, saveArchive, type ArchiveProgress, type ArchiveResult } from './archive-export.ts';
-import { gpuContext } from './gpu.ts';
+import { gpuContext, pageGpuMessage } from './gpu.ts';
 import { checkpointFor, onCheckpointChange } from './slot-loader.ts';
 
 /**
@@ -83,7 +83,7 @@ export async function runJob(kind: MergeJob['kind'], body: (merger: TensorMerger
     if (ac.signal.aborted || noFolder) patchJob({ status: 'cancelled', message: noFolder ? 'No folder was chosen; nothing was saved.' : 'Cancelled; nothing was saved.' });
     else {
       if (!(e instanceof StudioError)) console.error(e);
-      patchJob({ status: 'error', error: (e as Error).message });
+      patchJob({ status: 'error', error: pageGpuMessage(e) ?? (e as Error).message });
     }
   } finally {
     merger?.destroy();
@@ -195,6 +195,23 @@ export async function downloadExportArchive(onProgress?: (p: ArchiveProgress) =>
     if (archiving === ac) archiving = undefined;
   }
 }
+
+/**
+ * Settings → "Clear downloads and exports" removed the exports folder: the last export's links,
+ * its "Download all (.zip)" and an archive being written from it point at nothing now. Returns
+ * whether a finished export was forgotten (the caller says so on its file list).
+ */
+export function forgetStoredExport(): boolean {
+  const had = lastExport !== undefined;
+  archiving?.abort();
+  for (const url of links) URL.revokeObjectURL(url);
+  links = [];
+  lastExport = undefined;
+  return had;
+}
+
+/** Whether a merge job (which may be writing into the exports folder) is running. */
+export const mergeJobRunning = () => running !== undefined;
 
 function nonFinite(tensors: { name: string; nan: number; inf: number }[]): string[] {
   return tensors.filter((t) => t.nan || t.inf).map((t) => `${t.name}: ${t.nan} NaN and ${t.inf} Inf values in the output.`);

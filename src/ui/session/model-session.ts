@@ -5,7 +5,7 @@ import type { Ort } from '../../engine/model/ort-runtime.ts';
 import { useExplorer } from '../explorer-store.ts';
 import { useStudio } from '../store.ts';
 import { AnswerHistory } from './answer-history.ts';
-import { gpuContext, onGpuReset } from './gpu.ts';
+import { gpuContext, onGpuReset, pageGpuMessage } from './gpu.ts';
 import { deviceProfile, planTrio } from './memory-plan-session.ts';
 import { checkpointFor, loadIdentity, onCheckpointChange } from './slot-loader.ts';
 import type { Checkpoint } from '../../engine/checkpoint/open-checkpoint.ts';
@@ -259,7 +259,7 @@ async function runOnce(regenerate: boolean): Promise<void> {
   } catch (e) {
     if (e instanceof GenerationCancelledError) return patch({ status: 'idle', error: `Cancelled: the answer at α = ${alpha} was not finished (nothing kept). Generate starts it again.` });
     if (!(e instanceof StudioError)) console.error(e);
-    patch({ status: 'error', error: (e as Error).message });
+    patch({ status: 'error', error: pageGpuMessage(e) ?? (e as Error).message });
   } finally {
     generation = undefined;
   }

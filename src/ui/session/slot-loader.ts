@@ -70,6 +70,21 @@ export function loadHubId(role: Role, id: string): Promise<void> {
   });
 }
 
+/**
+ * After Settings cleared the browser's download cache: an open Hub checkpoint keeps handles to the
+ * cached files it read whole (tokenizer, downloaded weights), which are gone now, so each Hub slot
+ * is opened again at the commit it was pinned to (headers re-read; nothing else is downloaded).
+ * Returns the roles reopened.
+ */
+export function reopenHubSlots(): Role[] {
+  const roles = (['sft', 'rl', 'target'] as Role[]).filter((r) => open.get(r)?.source.kind === 'hub');
+  for (const r of roles) {
+    const source = open.get(r)!.source as HubSource;
+    void loadHubId(r, `${source.repo}@${source.revision}`);
+  }
+  return roles;
+}
+
 export function loadDroppedFiles(role: Role, files: DroppedFile[]): Promise<void> {
   return load(role, 'files', async () => fileListSource('dropped files', files));
 }

@@ -23,6 +23,7 @@ import { createPageLiveModel, withLiveModelAt } from './model-session.ts';
 import { checkpointFor, DEMO_TRIO, loadDemo, loadHubId, onCheckpointChange } from './slot-loader.ts';
 import { controlCheckpoint, zerosLike } from './sweep-checkpoints.ts';
 import { countItems, deleteRun, getItems, getRun, putItem, putRun } from './sweep-store-idb.ts';
+import { pageGpuMessage } from './gpu.ts';
 
 /**
  * The sweep panel's session: runs the engine's sweep (src/engine/sweep/run-sweep.ts) on the
@@ -443,6 +444,8 @@ function sourceLoader(role: Role, spec: string): (() => Promise<void>) | undefin
 }
 
 export function message(e: unknown): string {
+  const lost = pageGpuMessage(e); // a lost device: the page's own wording (the engine's is the CLI's)
+  if (lost) return lost;
   if (e instanceof StudioError) return e.message;
   console.error(e);
   return `Unexpected error: ${(e as Error)?.message ?? String(e)}`;

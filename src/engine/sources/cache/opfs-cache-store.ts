@@ -8,7 +8,7 @@ import { KeyedLock } from './keyed-lock.ts';
  * A `.done` marker beside the data makes an entry complete: writes land in one file that is
  * only trusted after the marker exists.
  */
-const ROOT_DIR = 'studio-cache';
+export const ROOT_DIR = 'studio-cache';
 
 /** One appender per entry in this page (two slots may hold the same repo). */
 const lock = new KeyedLock();
