@@ -36,6 +36,8 @@ export interface SlotState {
   error?: string;
   progress?: { phase: 'resolving' | 'listing' | 'headers'; done: number; total: number };
   download?: DownloadState;
+  /** Target only: whether its tokenizer (vocabulary and splitting) is the demo's — what demo_arith needs (slot-loader.ts); undefined while checked. */
+  demoVocabulary?: boolean;
 }
 
 export interface GpuState {

@@ -3,9 +3,8 @@ import { ROLES } from '../../engine/checkpoint/compatibility.ts';
 import { BBH_GROUP, THINK_INSTRUCTION } from '../../engine/eval/index.ts';
 import { CONDITION_LABELS, type ConditionLabel } from '../../engine/sweep/index.ts';
 import { formatDuration } from '../format.ts';
-import { DEMO_TRIO } from '../session/slot-loader.ts';
 import { cancelSweep, currentSweepJson, forgetStoredSweep, openSharedLink, parseAlphaText, rerunProblems, rerunShared, runSweep, sweepProblem, watchStoredSweep } from '../session/sweep-session.ts';
-import { shareRefusalText } from '../session/sweep-settings.ts';
+import { demoVocabularyOf, shareRefusalText } from '../session/sweep-settings.ts';
 import { useStudio } from '../store.ts';
 import { NumberField, useFieldProblems, useFocusReturn } from './NumberField.tsx';
 import { SweepResults } from './SweepResults.tsx';
@@ -37,7 +36,9 @@ export function SweepPanel() {
   const run = sweep.run;
   const running = run?.status === 'loading' || run?.status === 'running';
   const trioReady = ROLES.every((r) => slots[r].status === 'ready');
-  const demoLoaded = ROLES.every((r) => slots[r].label === `demo:${DEMO_TRIO[r]}`);
+  // The rule Benchmarks uses too (sweep-settings.ts): the target's tokenizer is the demo's, wherever it came from.
+  const demoVocabulary = demoVocabularyOf(slots.target);
+  const demoLoaded = demoVocabulary === 'demo';
   const fields = useFieldProblems();
   const runButton = useFocusReturn(running);
 
@@ -56,7 +57,7 @@ export function SweepPanel() {
       ? `The sweep is disabled: ${pageRefusal(verdict)}`
       : undefined;
   const grid = parseAlphaText(settings.alphasText);
-  const problem = 'error' in grid ? grid.error : (fields.first ?? sweepProblem(settings, demoLoaded));
+  const problem = 'error' in grid ? grid.error : (fields.first ?? sweepProblem(settings, demoVocabulary));
   const stored = sweep.stored;
 
   return (

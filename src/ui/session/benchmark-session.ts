@@ -21,6 +21,7 @@ import { useStudio, type BenchmarkItem, type BenchmarkRun, type BenchmarkTaskSta
 import { withLiveModelAt } from './model-session.ts';
 import { onCheckpointChange } from './slot-loader.ts';
 import { pageGpuMessage } from './gpu.ts';
+import { demoTaskProblem, demoVocabularyOf, type DemoVocabulary } from './sweep-settings.ts';
 
 /**
  * The Benchmarks panel's run: lm-eval's tasks on the playground's merged model at the current α,
@@ -57,11 +58,12 @@ export function expandTasks(names: readonly string[]): AnyTask[] {
 }
 
 /** Why Run cannot start with these choices, or undefined. */
-export function choiceProblem(names: readonly string[], withFile: boolean): string | undefined {
+export function choiceProblem(names: readonly string[], withFile: boolean, vocabulary: DemoVocabulary = demoVocabularyOf(st().slots.target)): string | undefined {
   const n = expandTasks(names).length;
   if (n === 0) return 'Choose at least one task.';
   if (withFile && n !== 1) return `A dropped file holds the items of one task; choose one task (${n} are chosen) or remove the file.`;
-  return undefined;
+  // The Sweep panel's rule (sweep-settings.ts), so both panels agree on the same trio.
+  return demoTaskProblem(names, vocabulary);
 }
 
 // Results of another trio are void: stop a run and clear what it showed.

@@ -53,7 +53,8 @@ async function load(role: Role, origin: SlotState['origin'], makeSource: () => P
     const ckpt = await openCheckpoint(source, (p) => current() && patch(role, { progress: p }));
     if (!current()) return;
     open.set(role, ckpt);
-    patch(role, { status: 'ready', summary: summarizeCheckpoint(ckpt), progress: undefined });
+    patch(role, { status: 'ready', summary: summarizeCheckpoint(ckpt), progress: undefined, demoVocabulary: undefined });
+    if (role === 'target') void hasDemoVocabulary(ckpt).then((fits) => current() && patch(role, { demoVocabulary: fits }));
   } catch (e) {
     if (!current()) return;
     const message = e instanceof StudioError ? e.message : `Unexpected error: ${(e as Error)?.message ?? String(e)}`;
@@ -95,6 +96,48 @@ export const DEMO_TRIO: Record<Role, string> = { sft: 'demo-arith-sft', rl: 'dem
 export function loadDemo(role: Role): Promise<void> {
   const name = DEMO_TRIO[role];
   return load(role, 'demo', () => httpFolderSource(`${import.meta.env.BASE_URL}demo/${name}/`, `demo:${name}`));
+}
+
+/**
+ * The parts of a tokenizer.json that decide how text becomes ids (vocabulary, merges, splitting,
+ * special tokens), as one canonical string: two files that differ only in layout or in fields that
+ * do not change ids (padding, truncation, the decoder) give the same string.
+ */
+export function tokenizerIdentity(json: string): string | undefined {
+  let t: Record<string, unknown>;
+  try {
+    t = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const canon = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canon) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
+  return JSON.stringify(canon({ model: t.model, normalizer: t.normalizer, pre_tokenizer: t.pre_tokenizer, added_tokens: t.added_tokens }));
+}
+
+let demoIdentity: Promise<string | undefined> | undefined;
+/** The embedded demo target's tokenizer identity (undefined when this site does not publish the demo). */
+function demoTokenizerIdentity(): Promise<string | undefined> {
+  return (demoIdentity ??= fetch(`${import.meta.env.BASE_URL}demo/${DEMO_TRIO.target}/tokenizer.json`)
+    .then(async (r) => (r.ok ? tokenizerIdentity(await r.text()) : undefined))
+    .catch(() => undefined));
+}
+
+/**
+ * What demo_arith needs of a target, wherever it was loaded from (the embedded demo, the Hub's
+ * published copy, a dropped folder): the demo's tokenizer, in which every digit, "+" and "=" is one
+ * token, so the task's ten one-token continuations are the digits it scores.
+ */
+async function hasDemoVocabulary(ckpt: Checkpoint): Promise<boolean> {
+  if (!ckpt.files.some((f) => f.path === 'tokenizer.json')) return false;
+  try {
+    const file = await ckpt.source.open('tokenizer.json');
+    const mine = tokenizerIdentity(new TextDecoder().decode(await file.read(0, file.size)));
+    const demo = await demoTokenizerIdentity();
+    return mine !== undefined && mine === demo;
+  } catch {
+    return false;
+  }
 }
 
 /** What the page says about the demo trio, read from the report its generator wrote (scripts/fixtures/demo-arithmetic.ts). */

@@ -15,7 +15,7 @@ import {
 import { buildSweepDocument, itemKey, runSweep as runSweepEngine, SweepCancelledError, sweepConfigKey, sweepUnits, type ComputedSeries, type FinishedItem, type SweepInput } from '../../engine/sweep/run-sweep.ts';
 import { parseSweepConfig } from '../../engine/sweep/sweep-config.ts';
 import { useStudio, type SweepRunState, type SweepSettings } from '../store.ts';
-import { parseAlphaText, settingsFromDocument, sweepJsonOf, sweepProblem } from './sweep-settings.ts';
+import { demoVocabularyOf, parseAlphaText, settingsFromDocument, sweepJsonOf, sweepProblem } from './sweep-settings.ts';
 
 export { parseAlphaText, sweepProblem } from './sweep-settings.ts';
 import { expandTasks, loadItems, pythonSandbox } from './benchmark-session.ts';
@@ -256,8 +256,7 @@ export async function runSweep(): Promise<void> {
   const s = st().sweep.settings;
   const patchSweep = st().patchSweep;
   const grid = parseAlphaText(s.alphasText);
-  const demoLoaded = ROLES.every((r) => st().slots[r].label === `demo:${DEMO_TRIO[r]}`);
-  const problem = 'error' in grid ? grid.error : sweepProblem(s, demoLoaded);
+  const problem = 'error' in grid ? grid.error : sweepProblem(s, demoVocabularyOf(st().slots.target));
   if (problem || 'error' in grid) {
     patchSweep({ run: { status: 'error', phase: 'stopped', itemsDone: 0, itemsTotal: 0, itemsResumed: 0, error: problem } });
     return;

@@ -89,9 +89,10 @@ describe('a results document back into the panel (Re-run)', () => {
 
 describe('why Run is disabled', () => {
   it('names the missing choice', () => {
-    expect(sweepProblem({ ...SETTINGS, tasks: [] }, true)).toBe('Choose at least one task.');
-    expect(sweepProblem({ ...SETTINGS, conditions: [] }, true)).toBe('Choose at least one condition.');
-    expect(sweepProblem(SETTINGS, false)).toBe("demo_arith is the demo trio's own task: load the demo trio, or untick it.");
-    expect(sweepProblem(SETTINGS, true)).toBeUndefined();
+    expect(sweepProblem({ ...SETTINGS, tasks: [] }, 'demo')).toBe('Choose at least one task.');
+    expect(sweepProblem({ ...SETTINGS, conditions: [] }, 'demo')).toBe('Choose at least one condition.');
+    expect(sweepProblem(SETTINGS, 'none')).toBe("demo_arith is the demo trio's own task: load the demo trio, or untick it.");
+    expect(sweepProblem(SETTINGS, 'other')).toMatch(/^demo_arith is the demo trio's own task and needs the demo's tokenizer .*this target's tokenizer is not the demo's/);
+    expect(sweepProblem(SETTINGS, 'demo')).toBeUndefined();
   });
 });

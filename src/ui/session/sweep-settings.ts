@@ -1,6 +1,6 @@
 import type { ConditionLabel, SweepResultsDocument } from '../../engine/sweep/index.ts';
 import { normalizeAlphas } from '../../engine/sweep/alpha-grid.ts';
-import type { SweepSettings } from '../store.ts';
+import type { SlotState, SweepSettings } from '../store.ts';
 
 /**
  * The sweep panel's settings as data: the α grid as typed, the sweep.json they stand for (the
@@ -32,12 +32,35 @@ export function parseAlphaText(text: string): { alphas: number[] } | { error: st
 
 const DEMO_TASK = 'demo_arith';
 
+/**
+ * Whether the target can run demo_arith: 'demo' — its tokenizer is the demo's (slot-loader.ts
+ * checks the vocabulary, not where the trio came from: the Hub's published demo trio is the same
+ * files); 'other'; 'checking' — loaded, being checked; 'none' — no target loaded.
+ */
+export type DemoVocabulary = 'demo' | 'other' | 'checking' | 'none';
+
+export function demoVocabularyOf(target: Pick<SlotState, 'status' | 'demoVocabulary'>): DemoVocabulary {
+  if (target.status !== 'ready') return 'none';
+  return target.demoVocabulary === undefined ? 'checking' : target.demoVocabulary ? 'demo' : 'other';
+}
+
+/**
+ * The one rule for demo_arith, used by the Sweep and Benchmarks panels and their sessions: the
+ * task scores the ten digits as one-token continuations of "a+b=", which holds for the demo's
+ * tokenizer; on another target it would measure something else.
+ */
+export function demoTaskProblem(tasks: readonly string[], vocabulary: DemoVocabulary): string | undefined {
+  if (!tasks.includes(DEMO_TASK) || vocabulary === 'demo') return undefined;
+  if (vocabulary === 'checking') return `${DEMO_TASK}: checking whether the target's tokenizer is the demo's…`;
+  if (vocabulary === 'none') return `${DEMO_TASK} is the demo trio's own task: load the demo trio, or untick it.`;
+  return `${DEMO_TASK} is the demo trio's own task and needs the demo's tokenizer (each digit, "+" and "=" one token); this target's tokenizer is not the demo's: load the demo trio, or untick it.`;
+}
+
 /** Why Run cannot start with these choices, or undefined. */
-export function sweepProblem(s: SweepSettings, demoLoaded: boolean): string | undefined {
+export function sweepProblem(s: SweepSettings, vocabulary: DemoVocabulary): string | undefined {
   if (s.tasks.length === 0) return 'Choose at least one task.';
   if (s.conditions.length === 0) return 'Choose at least one condition.';
-  if (s.tasks.includes(DEMO_TASK) && !demoLoaded) return `${DEMO_TASK} is the demo trio's own task: load the demo trio, or untick it.`;
-  return undefined;
+  return demoTaskProblem(s.tasks, vocabulary);
 }
 
 /**
