@@ -134,7 +134,8 @@ export function useFieldProblems(): { report: (label: string, problem: string | 
  * Gives focus back to the button that started some work once the work ends. The button is
  * disabled while the work runs, which drops a keyboard user's focus to <body> (the next Tab would
  * start again at the top of the page). Armed only when the button had focus as it was pressed, and
- * only takes focus back when nothing else has it by then.
+ * only takes focus back when nothing else has it by then. Without scrolling: the page stays where
+ * the user (or a mouse click, which focuses the button too) left it.
  */
 export function useFocusReturn(busy: boolean): { ref: RefObject<HTMLButtonElement | null>; arm: () => void } {
   const ref = useRef<HTMLButtonElement>(null);
@@ -146,7 +147,7 @@ export function useFocusReturn(busy: boolean): { ref: RefObject<HTMLButtonElemen
     if (busy || !armed.current) return;
     armed.current = false;
     const active = document.activeElement;
-    if (ref.current && !ref.current.disabled && (active === null || active === document.body || active === ref.current)) ref.current.focus();
+    if (ref.current && !ref.current.disabled && (active === null || active === document.body || active === ref.current)) ref.current.focus({ preventScroll: true });
   }, [busy]);
   return { ref, arm };
 }
