@@ -1,4 +1,5 @@
 import { expect, test, type ConsoleMessage, type Locator, type Page } from '@playwright/test';
+import { keepScreenshot } from './helpers.ts';
 
 /**
  * The page's inputs as a keyboard user meets them: number boxes that can be emptied and retyped
@@ -35,7 +36,7 @@ async function fieldMessage(box: Locator): Promise<string> {
   return (await box.page().locator(`[id="${id}"]`).innerText()).trim();
 }
 
-test('number boxes can be emptied and retyped; an invalid draft says why beside the box and disables Run / Generate', async ({ page }) => {
+test('number boxes can be emptied and retyped; an invalid draft says why beside the box and disables Run / Generate', async ({ page }, info) => {
   const errors = consoleErrors(page);
   await loadDemo(page);
   const sweep = page.getByTestId('sweep');
@@ -52,6 +53,7 @@ test('number boxes can be emptied and retyped; an invalid draft says why beside 
   expect(await fieldMessage(count)).toBe('Empty: enter a whole number ≥ 1.');
   await expect(run).toBeDisabled();
   await expect(sweep.getByTestId('sweep-problem')).toHaveText('Fix “sweep items per task” first — Empty: enter a whole number ≥ 1.');
+  await keepScreenshot(page, info, 'sweep-items-emptied');
   await count.pressSequentially('10');
   await expect(count).toHaveValue('10');
   await expect(count).not.toHaveAttribute('aria-invalid');
@@ -124,7 +126,7 @@ test('number boxes can be emptied and retyped; an invalid draft says why beside 
   expect(errors).toEqual([]);
 });
 
-test('an invalid α blocks Benchmarks Run, Generate, Compare and Add an α column, saying why; no NaN anywhere, no console error', async ({ page }) => {
+test('an invalid α blocks Benchmarks Run, Generate, Compare and Add an α column, saying why; no NaN anywhere, no console error', async ({ page }, info) => {
   const errors = consoleErrors(page);
   await loadDemo(page);
   const bench = page.getByTestId('benchmarks');
@@ -155,6 +157,7 @@ test('an invalid α blocks Benchmarks Run, Generate, Compare and Add an α colum
   await expect(compare).toBeDisabled();
   await expect(explorer.getByTestId('explorer-problem')).toContainText('Compare is disabled: Set α first: column 4 follows the slider');
   await expect(addColumn).toBeDisabled();
+  await keepScreenshot(page, info, 'alpha-invalid');
   // The column that follows the slider says plainly it has no α now (and its box is empty, not "NaN").
   const follower = explorer.getByTestId('compare-column').nth(3);
   await expect(follower.getByTestId('column-no-alpha')).toContainText('follows the slider — which has no α now');
