@@ -1,7 +1,7 @@
-import { readFileSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Locator, type Page } from '@playwright/test';
-import { FIXTURES, loadHubId, useMockHub } from './helpers.ts';
+import { dropFolder, FIXTURES, useMockHub } from './helpers.ts';
 
 /**
  * What the page says after state changes under it: storage cleared from Settings, a lost GPU
@@ -14,7 +14,12 @@ test.describe.configure({ timeout: 240_000 });
 const TARGET_WEIGHTS = statSync(join(FIXTURES, 'models', 'demo-arith-target', 'model.safetensors')).size;
 
 async function loadHubTrio(page: Page, prefix: string): Promise<void> {
-  for (const role of ['sft', 'rl', 'target'] as const) await loadHubId(page, role, `studio-fixtures/${prefix}-${role}`);
+  for (const role of ['sft', 'rl', 'target'] as const) {
+    // helpers' loadHubId matches "Download weights…" too once a Hub slot is loaded: the exact button here.
+    const slot = page.getByTestId(`slot-${role}`);
+    await slot.getByRole('textbox').fill(`studio-fixtures/${prefix}-${role}`);
+    await slot.getByRole('button', { name: 'Load', exact: true }).click();
+  }
   for (const role of ['sft', 'rl', 'target'] as const) await expect(page.getByTestId(`slot-${role}`)).toContainText('params', { timeout: 60_000 });
 }
 
@@ -137,7 +142,7 @@ async function sweepAndBenchProblems(page: Page): Promise<{ sweep: Locator; benc
   return { sweep: page.getByTestId('sweep'), bench };
 }
 
-test('demo_arith: the Hub-loaded demo trio runs it in Sweep and Benchmarks alike; another trio is refused in both with the same words', async ({ page }) => {
+test('demo_arith: the Hub-loaded demo trio runs it in Sweep and Benchmarks alike; a target with another vocabulary is refused in both with the same words', async ({ page }, info) => {
   await page.goto('/');
   await useMockHub(page);
   await loadHubTrio(page, 'demo-arith');
@@ -146,17 +151,37 @@ test('demo_arith: the Hub-loaded demo trio runs it in Sweep and Benchmarks alike
   await expect(sweep.getByTestId('sweep-problem')).toHaveCount(0);
   await expect(bench.getByTestId('bench-run')).toBeEnabled();
   await expect(bench.getByTestId('bench-problem')).toHaveCount(0);
-  // It really runs on this trio: the demo's 100 items at α = 1.
+  // It really runs on this trio: the panel's 20 items at α = 1, scored.
   await bench.getByTestId('bench-run').click();
-  await expect(page.getByTestId('work-status')).toHaveText('GPU idle', { timeout: 120_000 });
-  await expect(bench).toContainText('demo_arith');
+  await expect(bench.getByTestId('bench-status')).toHaveAttribute('data-status', /done|error|cancelled/, { timeout: 120_000 });
+  expect(await bench.getByTestId('bench-status').getAttribute('data-status'), await bench.getByTestId('bench-status').innerText()).toBe('done');
+  const score = bench.locator('[data-testid="bench-score"][data-task="demo_arith"]');
+  await expect(score).toHaveAttribute('data-n', '20');
+  expect(Number(await score.getAttribute('data-correct'))).toBeGreaterThan(0);
 
-  // The tiny Qwen2 trio's tokenizer is not the demo's: the same refusal in both panels.
-  await loadHubTrio(page, 'tiny-qwen2');
-  await expect(sweep.getByTestId('sweep-problem')).toContainText("this target's tokenizer is not the demo's", { timeout: 30_000 });
+  // A target whose vocabulary differs from the demo's (the ids of "3" and "4" swapped: "3+4=" encodes
+  // otherwise): the same refusal in both panels, whichever way the target came.
+  const other = info.outputPath('other-vocabulary-target');
+  mkdirSync(other, { recursive: true });
+  const from = join(FIXTURES, 'models', 'demo-arith-target');
+  for (const f of readdirSync(from)) copyFileSync(join(from, f), join(other, f));
+  const tok = JSON.parse(readFileSync(join(from, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } };
+  [tok.model.vocab['3'], tok.model.vocab['4']] = [tok.model.vocab['4'], tok.model.vocab['3']];
+  writeFileSync(join(other, 'tokenizer.json'), JSON.stringify(tok));
+  await dropFolder(page, page.getByTestId('slot-target'), other);
+  await expect(sweep.getByTestId('sweep-problem')).toHaveText(
+    'demo_arith is the demo trio\'s own task and needs the demo\'s tokenizer (each digit, "+" and "=" one token); this target\'s tokenizer is not the demo\'s: load the demo trio, or untick it.',
+    { timeout: 60_000 },
+  );
   await expect(bench.getByTestId('bench-problem')).toHaveText(await sweep.getByTestId('sweep-problem').innerText());
   await expect(sweep.getByTestId('sweep-run')).toBeDisabled();
   await expect(bench.getByTestId('bench-run')).toBeDisabled();
+
+  // The embedded demo's target again: both accept.
+  await dropFolder(page, page.getByTestId('slot-target'), from);
+  await expect(sweep.getByTestId('sweep-problem')).toHaveCount(0, { timeout: 60_000 });
+  await expect(bench.getByTestId('bench-problem')).toHaveCount(0);
+  await expect(bench.getByTestId('bench-run')).toBeEnabled();
 });
 
 test('an all-equal heatmap grid is painted in the palest colour and the legend says the values are all equal', async ({ page }) => {
