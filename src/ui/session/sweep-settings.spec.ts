@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { typicalSweepDocument } from '../../../test-support/sweep-document.ts';
 import { parseSweepConfig } from '../../engine/sweep/sweep-config.ts';
 import type { SweepSettings } from '../store.ts';
-import { parseAlphaText, settingsFromDocument, sweepJsonOf, sweepProblem } from './sweep-settings.ts';
+import { parseAlphaText, settingsFromDocument, shareRefusalText, sweepJsonOf, sweepProblem } from './sweep-settings.ts';
 
 const SETTINGS: SweepSettings = {
   alphasText: '-1, 0.5',
@@ -94,5 +94,13 @@ describe('why Run is disabled', () => {
     expect(sweepProblem(SETTINGS, 'none')).toBe("demo_arith is the demo trio's own task: load the demo trio, or untick it.");
     expect(sweepProblem(SETTINGS, 'other')).toMatch(/^demo_arith is the demo trio's own task and needs the demo's tokenizer .*this target's tokenizer is not the demo's/);
     expect(sweepProblem(SETTINGS, 'demo')).toBeUndefined();
+  });
+});
+
+describe('shareRefusalText', () => {
+  it('puts the engine\'s reason in a sentence of its own: one colon, not two', () => {
+    expect(shareRefusalText('the share URL: does not start with an encoding version ("1.").')).toBe(
+      'This share link was refused and nothing from it is shown. The share URL: does not start with an encoding version ("1.").',
+    );
   });
 });
