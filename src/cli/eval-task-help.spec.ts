@@ -3,32 +3,17 @@
  * every task the command runs (demo_arith was missing from eval's help while eval ran it), in the
  * words the unknown-task error uses — one list (engine/eval/get-task.ts's TASK_CHOICES).
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { studioBinary } from '../../test-support/cli.ts';
 import { BBH_SUBTASKS } from '../engine/eval/index.ts';
 
-const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const work = mkdtempSync(join(tmpdir(), 'studio-task-help-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-async function studio(...args: string[]) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'bin/studio.js'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, HF_ENDPOINT: '', HF_TOKEN: '', STUDIO_CACHE_DIR: join(work, 'cache') },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const studio = studioBinary(join(work, 'cache'));
 
 const CHOICES = "gsm8k_cot, gsm8k_cot_zeroshot, bbh_cot_fewshot_<subtask>, sciq, humaneval, and the studio's demo_arith";
 const helpLine = (help: string) => help.split('\n').find((l) => l.trimStart().startsWith('--task '))!.replace(/^\s*--task <value>\s+/, '');

@@ -2,13 +2,12 @@
  * Strict flags, through the real binary: a misspelt or unknown flag is bad input (exit 2, one
  * line naming it and the nearest known flag), never silently ignored.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { studioBinary } from '../../test-support/cli.ts';
 import { nearestFlag, parseFlags, UsageError } from './parse-flags.ts';
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -16,19 +15,7 @@ const FIXTURES = join(REPO_ROOT, 'fixtures/models');
 const work = mkdtempSync(join(tmpdir(), 'studio-flags-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-async function studio(...args: string[]) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'bin/studio.js'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, HF_ENDPOINT: '', HF_TOKEN: '', STUDIO_CACHE_DIR: join(work, 'cache') },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const studio = studioBinary(join(work, 'cache'));
 
 const trio = ['--sft', `${FIXTURES}/tiny-qwen2-sft`, '--rl', `${FIXTURES}/tiny-qwen2-rl`, '--target', `${FIXTURES}/tiny-qwen2-target`];
 

@@ -6,31 +6,18 @@
  *   (it was ~4,500 characters); merge, export-onnx, eval and sweep say it in the same words;
  * - the vector's summary and reasoning_vector.json have no target: normTarget is null, not 0.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { studioBinary } from '../../test-support/cli.ts';
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const work = mkdtempSync(join(tmpdir(), 'studio-vector-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-async function studio(...args: string[]) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'bin/studio.js'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, HF_ENDPOINT: '', HF_TOKEN: '', STUDIO_CACHE_DIR: join(work, 'cache') },
-      timeout: 120_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const studio = studioBinary(join(work, 'cache'), { timeout: 120_000 });
 
 // demo-arith is 128 wide (intermediate 256, head dim 32); tiny-qwen2 is 16 wide (32, 4).
 const DEMO_SFT = 'fixtures/models/demo-arith-sft';
