@@ -108,6 +108,8 @@ export interface PlaygroundState {
   chat: boolean;
   maxNewTokens: number;
   status: 'idle' | 'loading' | 'generating' | 'error';
+  /** The α the generation in progress runs at (the α box may change meanwhile). */
+  runningAlpha?: number;
   path?: 'gpu-zero-copy' | 'cpu-copy';
   compute?: 'float32' | 'float16';
   residency?: string;

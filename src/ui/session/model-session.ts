@@ -212,7 +212,7 @@ async function runOnce(regenerate: boolean): Promise<void> {
     const target = checkpointFor('target');
     const idsInput = target && !hasTokenizer(target) ? parsePromptIds(st().playground.idsText, target.config.vocabSize) : undefined;
     const fresh = live?.key !== trioKey();
-    patch({ status: fresh ? 'loading' : 'generating', error: undefined });
+    patch({ status: fresh ? 'loading' : 'generating', runningAlpha: alpha, error: undefined });
     const tBuild = performance.now();
     const m = await liveModel();
     const buildMs = fresh ? performance.now() - tBuild : undefined;

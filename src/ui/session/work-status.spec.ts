@@ -23,6 +23,11 @@ describe('runningWork: what the workspace bar shows', () => {
     ]);
   });
 
+  it('a generation is labelled with the α it runs at, not the α box edited meanwhile (even to something invalid)', () => {
+    const s = { ...idle, merge: { ...idle.merge, alpha: Number.NaN }, playground: { ...idle.playground, status: 'generating' as const, runningAlpha: 0.25 } };
+    expect(runningWork(s)).toEqual([{ kind: 'generate', label: 'generating at α = 0.25' }]);
+  });
+
   it('finished, cancelled and failed jobs are not work', () => {
     const s = {
       ...idle,

@@ -34,7 +34,7 @@ export function runningWork(s: Pick<StudioState, 'merge' | 'playground' | 'bench
     const weights = build?.phase === 'weights' ? build : undefined;
     out.push({ kind: 'build', label: 'building the model', phase: build ? describeBuildPhase(build) : undefined, done: weights?.done, total: weights?.total, unit: 'items' });
   }
-  if (s.playground.status === 'generating') out.push({ kind: 'generate', label: `generating at α = ${s.merge.alpha}` });
+  if (s.playground.status === 'generating') out.push({ kind: 'generate', label: `generating at α = ${s.playground.runningAlpha ?? s.merge.alpha}` });
   if (explorer && explorer.status !== 'idle') {
     const done = explorer.columns.filter((c) => ['done', 'cancelled', 'error'].includes(explorer.results[c.id]?.status ?? '')).length;
     out.push({ kind: 'compare', label: explorer.status === 'cancelling' ? 'comparing α side by side (stopping)' : 'comparing α side by side', done, total: explorer.columns.length, unit: 'items' });
