@@ -9,6 +9,7 @@ import { OnnxExport } from './OnnxExport.tsx';
 import { TrioMemoryPlan } from './MemoryPlanView.tsx';
 import { VectorHeatmap } from './VectorHeatmap.tsx';
 import { pageRefusal, useVerdict } from './VerdictPanel.tsx';
+import { NumberField, useFieldProblems } from './NumberField.tsx';
 
 const JOB_TITLE = { stats: 'Vector statistics', model: 'Saving the merged model', vector: 'Saving the vector', onnx: 'Exporting ONNX' } as const;
 
@@ -20,12 +21,17 @@ export function MergePanel() {
   // The buttons follow the verdict the page shows: the rules planMerge runs, under the policy chosen here.
   const mergeVerdict = useVerdict('merge');
   const vectorVerdict = useVerdict('vector');
+  // The α box's draft: an empty or unreadable one is kept on screen and blocks the α-driven buttons.
+  const alphaField = useFieldProblems();
   if (!ROLES.every((r) => slots[r].status === 'ready')) return null;
   const mergeOk = mergeVerdict?.ok === true;
   const vectorOk = vectorVerdict?.ok === true;
   const job = merge.job;
   const busy = job?.status === 'running';
-  const alphaOk = Number.isFinite(merge.alpha);
+  // An α emptied in the box at the top reaches here as NaN (this box then shows empty too, and the
+  // sentence is about α itself); an invalid draft in this box leaves the α in use unchanged.
+  const alphaProblem = Number.isFinite(merge.alpha) ? alphaField.first : 'α must be a finite number.';
+  const alphaOk = alphaProblem === undefined;
   return (
     <section className="merge-panel" data-testid="merge-panel">
       <h2>Merge</h2>
@@ -36,12 +42,13 @@ export function MergePanel() {
       <div className="merge-controls">
         <label>
           α{' '}
-          <input
-            aria-label="alpha"
-            type="number"
+          <NumberField
+            label="alpha"
+            value={Number.isFinite(merge.alpha) ? merge.alpha : null}
+            rule={{}}
             step="0.05"
-            value={Number.isFinite(merge.alpha) ? merge.alpha : ''}
-            onChange={(e) => patch({ alpha: e.target.value === '' ? NaN : Number(e.target.value) })}
+            onCommit={(alpha) => alpha !== null && patch({ alpha })}
+            onProblem={alphaField.report}
           />
         </label>
         <AlphaSlider label="alpha slider" alpha={merge.alpha} onChange={(alpha) => patch({ alpha })} />
@@ -65,7 +72,11 @@ export function MergePanel() {
           </select>
         </label>
       </div>
-      {!alphaOk && <p className="error">α must be a finite number.</p>}
+      {alphaProblem && (
+        <p className="error" data-testid="merge-alpha-problem">
+          Saving the merged model and exporting ONNX are disabled: {alphaProblem}
+        </p>
+      )}
       {mergeVerdict && !mergeOk && (
         <p className="error" data-testid="merge-blocked">
           Merging is disabled: {pageRefusal(mergeVerdict)}

@@ -11,6 +11,8 @@ import { useCallback, useEffect, useId, useRef, useState, type RefObject } from 
 export interface NumberRule {
   min?: number;
   max?: number;
+  /** An exclusive lower bound: a size or budget must be above 0, however small. */
+  above?: number;
   /** A whole number is needed (counts, seeds, token limits). */
   integer?: boolean;
   /** Empty is allowed and commits null ("the task's own"). */
@@ -20,6 +22,7 @@ export interface NumberRule {
 /** What the rule asks for, in words: "a whole number ≥ 1", "a number from 1 to 512". */
 export function ruleWords(rule: NumberRule): string {
   const kind = rule.integer ? 'a whole number' : 'a finite number';
+  if (rule.above !== undefined) return `${kind} above ${rule.above}`;
   if (rule.min !== undefined && rule.max !== undefined) return `${kind} from ${rule.min} to ${rule.max}`;
   if (rule.min !== undefined) return `${kind} ≥ ${rule.min}`;
   if (rule.max !== undefined) return `${kind} ≤ ${rule.max}`;
@@ -38,6 +41,7 @@ export function numberProblem(text: string, rule: NumberRule, badInput = false):
   const v = Number(t);
   if (!Number.isFinite(v)) return `${t} is not a finite number: ${want}`;
   if (rule.integer && !Number.isInteger(v)) return `${t} is not a whole number: ${want}`;
+  if (rule.above !== undefined && v <= rule.above) return `${t} is not above ${rule.above}: ${want}`;
   if (rule.min !== undefined && v < rule.min) return `${t} is below ${rule.min}: ${want}`;
   if (rule.max !== undefined && v > rule.max) return `${t} is above ${rule.max}: ${want}`;
   return undefined;

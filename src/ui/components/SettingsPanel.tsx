@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { useStudio } from '../store.ts';
 import { clearDownloadsAndExports, clearProblem, storedBytes, type StoredBytes } from '../session/clear-storage.ts';
 import { formatBytes } from '../format.ts';
+import { NumberField } from './NumberField.tsx';
 
 export function SettingsPanel() {
   const settings = useStudio((s) => s.settings);
@@ -26,17 +27,8 @@ export function SettingsPanel() {
       </label>
       <label>
         GPU memory for the merged model (GiB) — WebGPU cannot tell how much is free; above it, each α re-reads the checkpoints
-        <input
-          aria-label="GPU memory budget"
-          type="number"
-          min={0.001}
-          step={0.5}
-          value={settings.gpuBudgetGiB}
-          onChange={(e) => {
-            const v = Number(e.target.value);
-            if (Number.isFinite(v) && v > 0) setSettings({ gpuBudgetGiB: v });
-          }}
-        />
+        {/* Any size above 0: a budget below the model's size is how one makes each α stream from the checkpoints. */}
+        <NumberField label="GPU memory budget" value={settings.gpuBudgetGiB} rule={{ above: 0 }} step={0.5} onCommit={(v) => v !== null && setSettings({ gpuBudgetGiB: v })} />
       </label>
       <ClearStorage />
     </details>
