@@ -1,7 +1,7 @@
 /** @jsxRuntime automatic */
 // The pragma above: `studio sweep --plot` loads this file through tsx from any working directory
 // (an installed package has no tsconfig.json saying "jsx": "react-jsx").
-import type { KeyboardEvent } from 'react';
+import { useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
 import { Curve, getNiceTickValues, Layer, Surface, Symbols, Text } from 'recharts';
 import { wilsonInterval } from '../../engine/eval/wilson-interval.ts';
 import type { SweepPoint } from '../../engine/sweep/index.ts';
@@ -18,6 +18,13 @@ import type { SweepPoint } from '../../engine/sweep/index.ts';
  * empty <div> under react-dom/server (recharts/recharts#5997), and `studio sweep --plot` renders
  * this very component there. So the page, its SVG/PNG export and the CLI's file are one drawing,
  * deterministic for given props (no measurement, no ids, no animation). Props are plain data.
+ *
+ * On the page (interactive, no width given) the one exception: a wrapper measures the width it has
+ * (ResizeObserver) and the drawing is laid out for that width, at most PLOT_SIZE.width, instead of
+ * being drawn at 760 and scaled down — scaled into a phone's column its 11 px text printed 5 px
+ * tall. Below NARROW_BELOW the layout itself changes (one legend column with wrapped labels, a
+ * wrapped title, short edge labels, fewer α ticks) so text keeps its nominal size. Static renders
+ * (the CLI's file, the page's export) pass or default their width and never measure.
  */
 
 export interface PlotPoint {
@@ -99,6 +106,8 @@ export function plotData(points: readonly SweepPoint[], metrics?: readonly strin
 }
 
 export const PLOT_SIZE = { width: 760, height: 440 } as const;
+/** Narrower than this (px), the chart is laid out for one column (see the note at the top). */
+export const NARROW_BELOW = 560;
 
 /**
  * Okabe & Ito's colour-blind-safe palette (yellow left out: unreadable on white), one colour per
@@ -143,6 +152,13 @@ export function percent(correct: number, total: number): string {
 /** Coordinates rounded to 0.01 px: the same props give the same bytes on every machine. */
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
+interface Margin {
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+}
+
 interface Layout {
   width: number;
   height: number;
@@ -164,14 +180,18 @@ function legendLayout(width: number, entries: number) {
   return { columns, columnWidth: Math.floor((width - MARGIN.left - 8) / columns), rows: Math.ceil(entries / columns) };
 }
 
-function layout(data: AccuracyPlotData, width: number, height: number, legendEntries: number): Layout {
-  const { columns, columnWidth, rows } = legendLayout(width, legendEntries);
-  const legendHeight = rows * LEGEND_ROW + (rows ? 8 : 0);
+/**
+ * `legendHeight` (narrow layouts: their wrapped legend's own height) replaces the rows × LEGEND_ROW
+ * of the wide grid legend; `xTickSpacing` is the least room (px) an α tick label is given.
+ */
+function layout(data: AccuracyPlotData, width: number, height: number, legendEntries: number, margin: Margin = MARGIN, narrow?: { legendHeight: number }): Layout {
+  const { columns, columnWidth, rows } = narrow ? { columns: 1, columnWidth: width, rows: legendEntries } : legendLayout(width, legendEntries);
+  const legendHeight = narrow ? narrow.legendHeight : rows * LEGEND_ROW + (rows ? 8 : 0);
   const plot = {
-    left: MARGIN.left,
-    top: MARGIN.top,
-    width: Math.max(40, width - MARGIN.left - MARGIN.right),
-    height: Math.max(40, height - MARGIN.top - MARGIN.bottom - legendHeight),
+    left: margin.left,
+    top: margin.top,
+    width: Math.max(40, width - margin.left - margin.right),
+    height: Math.max(40, height - margin.top - margin.bottom - legendHeight),
   };
   const alphas = [...new Set(data.series.flatMap((s) => s.points.map((p) => p.alpha)))].sort((a, b) => a - b);
   let lo = alphas.length ? alphas[0] : 0;
@@ -181,7 +201,9 @@ function layout(data: AccuracyPlotData, width: number, height: number, legendEnt
     hi += 0.5;
   }
   // The grid's own α values are the ticks when they fit (a reader wants to see where α was measured).
-  const xTicks = alphas.length >= 2 && alphas.length <= Math.floor(plot.width / 44) ? alphas : getNiceTickValues([lo, hi], 6, true).filter((t) => t >= lo && t <= hi);
+  // Narrow: as many nice ticks as ~56 px each allows (an α label such as "−0.25" is ~35 px at 11 px).
+  const tickCount = narrow ? Math.max(2, Math.min(6, Math.floor(plot.width / 56))) : 6;
+  const xTicks = alphas.length >= 2 && alphas.length <= Math.floor(plot.width / (narrow ? 56 : 44)) ? alphas : getNiceTickValues([lo, hi], tickCount, true).filter((t) => t >= lo && t <= hi);
   const pad = (hi - lo) * 0.04;
   const x0 = lo - pad;
   const x1 = hi + pad;
@@ -189,7 +211,7 @@ function layout(data: AccuracyPlotData, width: number, height: number, legendEnt
     width,
     height,
     plot,
-    legend: { top: plot.top + plot.height + MARGIN.bottom - 4, columns, rows, columnWidth },
+    legend: { top: plot.top + plot.height + margin.bottom - 4, columns, rows, columnWidth },
     x: (a) => r2(plot.left + ((a - x0) / (x1 - x0)) * plot.width),
     y: (acc) => r2(plot.top + (1 - acc) * plot.height),
     xTicks,
@@ -204,12 +226,12 @@ export function formatAlpha(a: number): string {
 }
 
 /** Label positions near `ys`, at least LABEL_GAP apart, inside [top, bottom] where they fit. */
-function spreadLabels(ys: number[], top: number, bottom: number): number[] {
+function spreadLabels(ys: number[], top: number, bottom: number, gap = LABEL_GAP): number[] {
   const order = ys.map((y, i) => ({ y, i })).sort((a, b) => a.y - b.y || a.i - b.i);
   const out = new Array<number>(ys.length);
   let prev = -Infinity;
   for (const o of order) {
-    const y = Math.max(o.y, prev + LABEL_GAP);
+    const y = Math.max(o.y, prev + gap);
     out[o.i] = y;
     prev = y;
   }
@@ -219,7 +241,62 @@ function spreadLabels(ys: number[], top: number, bottom: number): number[] {
   return out.map(r2);
 }
 
+/** Per character at 11 px and at the 14 px bold title: generous for DejaVu Sans (Linux's system-ui), so estimated lines never overrun. */
+const CHAR_11 = 7;
+const CHAR_TITLE = 9;
+const NARROW_LINE = 14;
+const NARROW_MARGIN = { left: 52, bottom: 46 } as const;
+
+/** Words (split at spaces) into lines of at most `maxChars`; a single longer word is cut with "…". */
+export function wrapWords(text: string, maxChars: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const w = word.length > maxChars ? `${word.slice(0, Math.max(1, maxChars - 1))}…` : word;
+    if (line && line.length + 1 + w.length > maxChars) {
+      lines.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  if (line || !lines.length) lines.push(line);
+  return lines;
+}
+
+/**
+ * The page's chart: measures the width its container gives it and draws for that width (at most
+ * PLOT_SIZE.width, as before), so nothing is scaled down. A given width, or a static render, draws
+ * at once without measuring. Measured in a layout effect — before the first paint — so a reader
+ * (and a test comparing two pages of one size) never sees the 760-wide drawing first.
+ */
 export function AccuracyPlot(props: AccuracyPlotProps) {
+  if (props.static || props.width !== undefined) return <PlotDrawing {...props} />;
+  return <FittedPlot {...props} />;
+}
+
+function FittedPlot(props: AccuracyPlotProps) {
+  const frame = useRef<HTMLDivElement>(null);
+  const [room, setRoom] = useState<number | undefined>(undefined);
+  useLayoutEffect(() => {
+    const el = frame.current;
+    if (!el) return;
+    // A hidden container measures 0: keep the last width rather than draw a 40 px chart.
+    const measure = () => {
+      const w = Math.floor(el.getBoundingClientRect().width);
+      if (w > 0) setRoom(w);
+    };
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
+  return (
+    <div ref={frame} className="accuracy-plot-frame" data-testid="plot-frame">
+      <PlotDrawing {...props} width={room === undefined ? PLOT_SIZE.width : Math.min(PLOT_SIZE.width, room)} />
+    </div>
+  );
+}
+
+function PlotDrawing(props: AccuracyPlotProps) {
   const { series, references } = plotData(props.points, props.metrics);
   const width = props.width ?? PLOT_SIZE.width;
   const interactive = !props.static;
@@ -233,13 +310,34 @@ export function AccuracyPlot(props: AccuracyPlotProps) {
     ...series.map((s) => ({ key: s.key, label: seriesLabel(s, withMetric), color: color(s), dash: s.kind === 'control' ? CONTROL_DASH : undefined, marker: s.kind === 'control' ? 'hollow' : 'filled' })),
     ...references.map((r) => ({ key: r.key, label: referenceLabel(r, withMetric), color: color(r), dash: REFERENCE_DASH[r.model], marker: 'none' })),
   ];
+  const narrow = width < NARROW_BELOW;
+  const edgeLabels = references.length <= MAX_EDGE_LABELS;
+  // Narrow: "RL 100.0%" rather than "RL alone 100.0%" at 10 px (the legend says "RL donor alone").
+  const edgeLabel = (ref: PlotReference) => (narrow ? `${SHORT_MODEL_LABEL[ref.model]} ${percent(ref.correct, ref.total)}` : `${SHORT_MODEL_LABEL[ref.model]} alone ${percent(ref.correct, ref.total)}`);
+  const titleLines = props.title ? (narrow ? wrapWords(props.title, Math.floor((width - 16) / CHAR_TITLE)) : [props.title]) : [];
+  // Narrow legend: one column from the left edge, each label wrapped at spaces under its swatch.
+  const legendLines = narrow ? legend.map((e) => wrapWords(e.label, Math.floor((width - 8 - 8 - 32) / CHAR_11))) : [];
+  const legendOffsets = legendLines.reduce<number[]>((acc, lines, i) => [...acc, acc[i] + lines.length * NARROW_LINE + 4], [0]);
+  const narrowLegendHeight = legendOffsets[legendOffsets.length - 1] + (legend.length ? 8 : 0);
+  const margin: Margin = narrow
+    ? {
+        ...NARROW_MARGIN,
+        top: Math.max(1, titleLines.length) * 18 + 16,
+        right: edgeLabels && references.length ? 10 + Math.max(...references.map((r) => edgeLabel(r).length)) * CHAR_11 : 14,
+      }
+    : MARGIN;
   // Without a given height the drawing grows with its legend, so many curves keep the plot area's size.
-  const height = props.height ?? PLOT_SIZE.height + Math.max(0, legendLayout(width, legend.length).rows - DEFAULT_LEGEND_ROWS) * LEGEND_ROW;
-  const L = layout({ series, references }, width, height, legend.length);
+  const narrowPlotHeight = Math.min(280, Math.max(180, Math.round(width * 0.6)));
+  const height =
+    props.height ??
+    (narrow
+      ? margin.top + narrowPlotHeight + margin.bottom + narrowLegendHeight
+      : PLOT_SIZE.height + Math.max(0, legendLayout(width, legend.length).rows - DEFAULT_LEGEND_ROWS) * LEGEND_ROW);
+  const L = layout({ series, references }, width, height, legend.length, margin, narrow ? { legendHeight: narrowLegendHeight } : undefined);
   const { plot } = L;
   const right = plot.left + plot.width;
   const bottom = plot.top + plot.height;
-  const labelY = spreadLabels(references.map((r) => L.y(r.total ? r.correct / r.total : 0)), plot.top, bottom);
+  const labelY = spreadLabels(references.map((r) => L.y(r.total ? r.correct / r.total : 0)), plot.top, bottom, narrow ? 13 : LABEL_GAP);
   const description = `Accuracy in percent against α for ${series.length} series and ${references.length} reference lines; error bars and bands are Wilson 95% intervals. The data table beside the plot lists every point.`;
 
   return (
@@ -256,11 +354,11 @@ export function AccuracyPlot(props: AccuracyPlotProps) {
       fontFamily={FONT}
     >
       <rect x={0} y={0} width={width} height={height} fill="#ffffff" />
-      {props.title && (
-        <Text x={plot.left} y={18} fill={INK} fontSize={14} fontWeight={600} verticalAnchor="middle">
-          {props.title}
+      {titleLines.map((line, i) => (
+        <Text key={`title${i}`} x={narrow ? 8 : plot.left} y={18 + i * 18} fill={INK} fontSize={14} fontWeight={600} verticalAnchor="middle">
+          {line}
         </Text>
-      )}
+      ))}
       <Layer className="accuracy-plot-grid">
         {L.yTicks.map((t) => (
           <g key={`y${t}`}>
@@ -296,9 +394,9 @@ export function AccuracyPlot(props: AccuracyPlotProps) {
             <g key={ref.key} data-reference={ref.key}>
               <rect x={plot.left} y={L.y(ci.high)} width={plot.width} height={r2(L.y(ci.low) - L.y(ci.high))} fill={c} fillOpacity={0.06} />
               <line x1={plot.left} x2={right} y1={L.y(acc)} y2={L.y(acc)} stroke={c} strokeWidth={1.5} strokeDasharray={REFERENCE_DASH[ref.model]} />
-              {references.length <= MAX_EDGE_LABELS && (
-                <Text x={right + 4} y={labelY[k]} fill={c} fontSize={10} verticalAnchor="middle">
-                  {`${SHORT_MODEL_LABEL[ref.model]} alone ${percent(ref.correct, ref.total)}`}
+              {edgeLabels && (
+                <Text x={right + 4} y={labelY[k]} fill={c} fontSize={narrow ? 11 : 10} verticalAnchor="middle">
+                  {edgeLabel(ref)}
                 </Text>
               )}
             </g>
@@ -380,6 +478,22 @@ export function AccuracyPlot(props: AccuracyPlotProps) {
 
       <Layer className="accuracy-plot-legend">
         {legend.map((e, i) => {
+          if (narrow) {
+            const x = 8;
+            const y = L.legend.top + legendOffsets[i];
+            return (
+              <g key={e.key}>
+                <title>{e.label}</title>
+                <line x1={x} x2={x + 26} y1={y} y2={y} stroke={e.color} strokeWidth={2} strokeDasharray={e.dash} />
+                {e.marker !== 'none' && <Symbols cx={x + 13} cy={y} type={e.marker === 'hollow' ? 'diamond' : 'circle'} size={36} fill={e.marker === 'hollow' ? '#ffffff' : e.color} stroke={e.color} strokeWidth={1.5} />}
+                {legendLines[i].map((line, j) => (
+                  <Text key={j} x={x + 32} y={y + j * NARROW_LINE} fill={INK} fontSize={11} verticalAnchor="middle">
+                    {line}
+                  </Text>
+                ))}
+              </g>
+            );
+          }
           const col = i % L.legend.columns;
           const row = Math.floor(i / L.legend.columns);
           const x = plot.left + col * L.legend.columnWidth;
