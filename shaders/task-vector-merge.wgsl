@@ -11,7 +11,9 @@
 // NaN results are written canonical in every dtype (F32 0x7FC00000, F16 0x7E00, BF16 0x7FC0, as
 // c10::BFloat16 does): IEEE leaves a NaN's sign and payload unspecified and GPUs differ in how
 // they propagate them, so canonical NaNs are what makes the GPU and the CPU path agree bit for
-// bit. NaN and Inf results are counted per tensor (binding 5) and reported to the user.
+// bit. NaN and Inf results are counted per tensor (binding 5) and reported to the user, over the
+// values as written: a finite f32 result that rounds to ±Inf in f16 (|x| >= 65520) or bf16 is an
+// Inf in the file, so it is counted (the CPU path counts the same way, over its output bytes).
 //
 // WGSL lets a GPU flush float32 subnormals (|x| < 1.18e-38, reachable only from bf16/f32 data)
 // to zero, and some do (SwiftShader): such values may come out as ±0 here, where PyTorch on the
@@ -47,6 +49,13 @@ fn count_non_finite(x: f32) {
   let a = bitcast<u32>(x) & 0x7fffffffu;
   if (a > 0x7f800000u) { atomicAdd(&non_finite[0], 1u); }
   else if (a == 0x7f800000u) { atomicAdd(&non_finite[1], 1u); }
+}
+
+// The same count over a 16-bit result's bits (exponent mask 0x7c00 for f16, 0x7f80 for bf16).
+fn count_non_finite_half(h: u32, exponent: u32) {
+  let a = h & 0x7fffu;
+  if (a > exponent) { atomicAdd(&non_finite[0], 1u); }
+  else if (a == exponent) { atomicAdd(&non_finite[1], 1u); }
 }
 
 fn f32_bits_canonical(x: f32) -> u32 {
@@ -92,23 +101,28 @@ fn resident(@builtin(global_invocation_id) gid: vec3<u32>) {
   store_pair(pair, i0, has_second, r0, r1);
 }
 
-// Counts non-finite results and writes one pair of elements in the output dtype.
+// Writes one pair of elements in the output dtype, counting the non-finite values written.
 fn store_pair(pair: u32, i0: u32, has_second: bool, r0: f32, r1: f32) {
-  count_non_finite(r0);
-  if (has_second) { count_non_finite(r1); }
   if (params.out_dtype == 0u) {
+    count_non_finite(r0);
+    if (has_second) { count_non_finite(r1); }
     out_words[i0] = f32_bits_canonical(r0);
     if (has_second) { out_words[i0 + 1u] = f32_bits_canonical(r1); }
     return;
   }
   var lo: u32;
   var hi: u32;
+  var exponent: u32;
   if (params.out_dtype == 2u) {
     lo = f32_to_bf16_bits(r0);
     hi = select(0u, f32_to_bf16_bits(r1), has_second);
+    exponent = 0x7f80u;
   } else {
     lo = f32_to_f16_bits(r0);
     hi = select(0u, f32_to_f16_bits(r1), has_second);
+    exponent = 0x7c00u;
   }
+  count_non_finite_half(lo, exponent);
+  if (has_second) { count_non_finite_half(hi, exponent); }
   out_words[pair] = lo | (hi << 16u);
 }

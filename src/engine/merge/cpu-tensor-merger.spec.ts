@@ -72,7 +72,8 @@ describe('CpuTensorMerger against the independent reference (test-support/merge-
     for (const out of DTYPES) {
       const got = await mergeAll(m, f32, out, 1, encode(edgeT, 'F32'), encode(edgeS, 'F32'), encode(edgeR, 'F32'), edgeT.length);
       expect([...got.bytes], out).toEqual([...referenceMerge(edgeT, edgeS, edgeR, 1, out)]);
-      expect([got.nan, got.inf], out).toEqual([1, 2]);
+      // 65520 is finite in f32 and bf16 but rounds to Inf in f16: the file holds a third Inf.
+      expect([got.nan, got.inf], out).toEqual([1, out === 'F16' ? 3 : 2]);
     }
     const n = 2049;
     const t = stored(seededValues(n, 11, 0.3), 'BF16');
@@ -82,6 +83,26 @@ describe('CpuTensorMerger against the independent reference (test-support/merge-
     for (const out of DTYPES) {
       const got = await mergeAll(m, mixed, out, 0.75, encode(t, 'BF16'), encode(s, 'F16'), encode(r, 'F32'), n);
       expect(got.bytes.equals(Buffer.from(referenceMerge(t, s, r, 0.75, out))), out).toBe(true);
+    }
+  });
+
+  it('NaN/Inf are counted over the values written: a sum that overflows f16 (|x| >= 65520) or bf16 is an Inf', async () => {
+    const m = new CpuTensorMerger();
+    // θ = t + α·(r − s) at α = 2: 1000 + 2·32000 = 65000 (f16 65024, finite); 40000 + 2·20000 = 80000
+    // (f16 Inf); −70000 (−Inf); 65504 + 2·8 = 65520 (the f16 rounding edge: Inf); 65504 + 2·4 = 65512
+    // (rounds down to 65504, finite); 3.38e38 + 2·1e37 overflows float32 itself (Inf in every dtype).
+    const t = [1000, 40000, -30000, 65504, 65504, 3.38e38].map(Math.fround);
+    const r = [32000, 20000, -20000, 8, 4, 1e37].map(Math.fround);
+    const s = r.map(() => 0);
+    const f32 = { target: 'F32', sft: 'F32', rl: 'F32' } as const;
+    const want = { F32: [0, 1], F16: [0, 4], BF16: [0, 1] } as const;
+    for (const out of DTYPES) {
+      const got = await mergeAll(m, f32, out, 2, encode(t, 'F32'), encode(s, 'F32'), encode(r, 'F32'), t.length);
+      expect([...got.bytes], out).toEqual([...referenceMerge(t, s, r, 2, out)]);
+      // The count equals the Inf values in the bytes written, read back independently.
+      const written = decode(new Uint8Array(got.bytes), out); // a copy: Buffer.concat's bytes sit at an offset in a pool
+      expect(written.filter((x) => x === Infinity || x === -Infinity).length, out).toBe(want[out][1]);
+      expect([got.nan, got.inf], out).toEqual(want[out]);
     }
   });
 

@@ -1,4 +1,5 @@
 import { decodeToF32, encodeFromF32 } from './half-float.ts';
+import { countNonFinite } from './merge-executor.ts';
 import { NEAR_ZERO_THRESHOLD, type ChunkInput, type ChunkResult, type ChunkStats, type TensorMerger } from './tensor-merger.ts';
 
 /** Chunk size of the CPU path: 4M elements keeps its scratch arrays at 64 MB. */
@@ -58,13 +59,10 @@ export class CpuTensorMerger implements TensorMerger {
     } else {
       for (let i = 0; i < n; i++) r[i] = r[i] - s[i];
     }
-    let nan = 0, inf = 0;
-    for (let i = 0; i < n; i++) {
-      const x = r[i];
-      if (x !== x) nan++;
-      else if (x === Infinity || x === -Infinity) inf++;
-    }
-    return { bytes: encodeFromF32(r, c.outDtype), nan, inf, stats };
+    // Counted over the values as written, as the WGSL kernel does: a finite float32 result that
+    // rounds to ±Inf in f16 (|x| >= 65520) or bf16 is an Inf in the file.
+    const bytes = encodeFromF32(r, c.outDtype);
+    return { bytes, ...countNonFinite(bytes, c.outDtype, n), stats };
   }
 
   destroy(): void {
