@@ -139,7 +139,10 @@ describe('studio inspect on fixtures', () => {
     expect(stdout).toEqual([]);
     expect(stderr.length).toBe(1);
     expect(stderr[0]).not.toContain('\n');
-    expect(stderr[0]).toMatch(BAD_LINES[name]);
+    // The folder is named by the path as typed (here absolute); the rest of the line as below.
+    const typed = `studio inspect: ${fx.bad(name)}`;
+    expect(stderr[0].startsWith(typed)).toBe(true);
+    expect(`studio inspect: ${name}${stderr[0].slice(typed.length)}`).toMatch(BAD_LINES[name]);
   });
 });
 
@@ -241,7 +244,7 @@ describe('the real binary', () => {
     expect([s.source, s.configForm, s.architecture, s.tensors.length]).toEqual(['tiny-qwen2-v5', 'v5', 'Qwen2ForCausalLM', 26]);
     expect([bad.code, bad.stdout]).toEqual([2, '']);
     expect(bad.stderr).toBe(
-      'studio inspect: f8-dtype/model.safetensors: tensor "model.layers.0.mlp.up_proj.weight" has dtype F8_E4M3; the studio merges BF16, F16 and F32 only. Use an unquantised checkpoint (or convert it to bf16/f16/f32 first).\n',
+      `studio inspect: ${fx.bad('f8-dtype')}/model.safetensors: tensor "model.layers.0.mlp.up_proj.weight" has dtype F8_E4M3; the studio merges BF16, F16 and F32 only. Use an unquantised checkpoint (or convert it to bf16/f16/f32 first).\n`,
     );
   });
 });
