@@ -82,6 +82,8 @@ for (const [name, make] of DOCUMENTS) {
     // Nominal sizes: no text below 11 px, the heading at 14.
     expect(Math.min(...m.texts.map((t) => t.fontSize))).toBeGreaterThanOrEqual(11);
     if (name.startsWith('one task')) {
+      // Fewer α ticks than the 11-point grid, but round ones across the range (not a lone "0").
+      expect(m.texts.map((t) => t.text)).toEqual(expect.arrayContaining(['−1', '0', '1']));
       // The three reference lines keep their edge labels, short ("RL 30.0%"), with their numbers.
       const refs = doc.points.filter((p) => p.series === 'rl' || p.series === 'sft' || p.series === 'target');
       for (const r of refs) {

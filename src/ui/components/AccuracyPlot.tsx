@@ -201,9 +201,14 @@ function layout(data: AccuracyPlotData, width: number, height: number, legendEnt
     hi += 0.5;
   }
   // The grid's own α values are the ticks when they fit (a reader wants to see where α was measured).
-  // Narrow: as many nice ticks as ~56 px each allows (an α label such as "−0.25" is ~35 px at 11 px).
-  const tickCount = narrow ? Math.max(2, Math.min(6, Math.floor(plot.width / 56))) : 6;
-  const xTicks = alphas.length >= 2 && alphas.length <= Math.floor(plot.width / (narrow ? 56 : 44)) ? alphas : getNiceTickValues([lo, hi], tickCount, true).filter((t) => t >= lo && t <= hi);
+  // Narrow: the grid's α when each has ~56 px (an α label such as "−0.25" is ~35 px at 11 px), else
+  // multiples of the finest round step that leaves 48 px between ticks.
+  const xTicks =
+    alphas.length >= 2 && alphas.length <= Math.floor(plot.width / (narrow ? 56 : 44))
+      ? alphas
+      : narrow
+        ? roundTicks(lo, hi, plot.width, 48)
+        : getNiceTickValues([lo, hi], 6, true).filter((t) => t >= lo && t <= hi);
   const pad = (hi - lo) * 0.04;
   const x0 = lo - pad;
   const x1 = hi + pad;
@@ -217,6 +222,16 @@ function layout(data: AccuracyPlotData, width: number, height: number, legendEnt
     xTicks,
     yTicks: [0, 0.2, 0.4, 0.6, 0.8, 1],
   };
+}
+
+/** Multiples of the finest step of 1, 2, 2.5 or 5 × 10ⁿ that puts ticks at least `gap` px apart across `width` px of [lo, hi]. */
+function roundTicks(lo: number, hi: number, width: number, gap: number): number[] {
+  const least = ((hi - lo) * gap) / width;
+  const magnitude = 10 ** Math.floor(Math.log10(least));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((st) => st >= least - 1e-12)!;
+  const ticks: number[] = [];
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + 1e-9; k++) ticks.push(Number((k * step).toPrecision(12)));
+  return ticks;
 }
 
 /** Ticks as a reader writes α: −1, −0.25, 0, 0.5 (a true minus sign; no float noise). */
