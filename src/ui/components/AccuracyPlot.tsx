@@ -333,7 +333,7 @@ function PlotDrawing(props: AccuracyPlotProps) {
   // Narrow legend: one column from the left edge, each label wrapped at spaces under its swatch.
   const legendLines = narrow ? legend.map((e) => wrapWords(e.label, Math.floor((width - 8 - 8 - 32) / CHAR_11))) : [];
   const legendOffsets = legendLines.reduce<number[]>((acc, lines, i) => [...acc, acc[i] + lines.length * NARROW_LINE + 4], [0]);
-  const narrowLegendHeight = legendOffsets[legendOffsets.length - 1] + (legend.length ? 8 : 0);
+  const narrowLegendHeight = legendOffsets[legendOffsets.length - 1];
   const margin: Margin = narrow
     ? {
         ...NARROW_MARGIN,
