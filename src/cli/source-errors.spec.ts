@@ -111,8 +111,8 @@ describe('an error about one of three folders that share a name names its flag a
     expect([r.code, r.stdout, r.stderr]).toEqual([2, '', 'studio merge: --rl studio-fixtures/nothing-here: not found on the Hub (HTTP 404). Check the owner/name spelling and the revision.\n']);
   });
 
-  it('inspect (one source, no flag) keeps naming the folder', async () => {
+  it('inspect (one source, no flag) names the folder by the path as typed', async () => {
     const r = await studio('inspect', '../d/ckpt');
-    expect([r.code, r.stderr]).toEqual([2, `studio inspect: ckpt: ${MISSING_CONFIG}\n`]);
+    expect([r.code, r.stderr]).toEqual([2, `studio inspect: ../d/ckpt: ${MISSING_CONFIG}\n`]);
   });
 });
