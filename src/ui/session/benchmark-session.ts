@@ -19,7 +19,7 @@ import { conditionLabel, EvalCancelledError, runTask, type EvalSample } from '..
 import { opfsCacheStore } from '../../engine/sources/cache/opfs-cache-store.ts';
 import { useStudio, type BenchmarkItem, type BenchmarkRun, type BenchmarkTaskState } from '../store.ts';
 import { withLiveModelAt } from './model-session.ts';
-import { onCheckpointChange } from './slot-loader.ts';
+import { demoVocabularyChecked, onCheckpointChange } from './slot-loader.ts';
 import { pageGpuMessage } from './gpu.ts';
 import { demoTaskProblem, demoVocabularyOf, type DemoVocabulary } from './sweep-settings.ts';
 
@@ -99,6 +99,8 @@ export function cancelBenchmarks(): void {
 }
 
 export async function runBenchmarks(): Promise<void> {
+  if (controller) return;
+  await demoVocabularyChecked();
   if (controller) return;
   const b = st().benchmarks;
   const alpha = st().merge.alpha;

@@ -54,7 +54,7 @@ async function load(role: Role, origin: SlotState['origin'], makeSource: () => P
     if (!current()) return;
     open.set(role, ckpt);
     patch(role, { status: 'ready', summary: summarizeCheckpoint(ckpt), progress: undefined, demoVocabulary: undefined });
-    if (role === 'target') void hasDemoVocabulary(ckpt).then((fits) => current() && patch(role, { demoVocabulary: fits }));
+    if (role === 'target') demoCheck = hasDemoVocabulary(ckpt).then((fits) => void (current() && patch(role, { demoVocabulary: fits })));
   } catch (e) {
     if (!current()) return;
     const message = e instanceof StudioError ? e.message : `Unexpected error: ${(e as Error)?.message ?? String(e)}`;
@@ -114,6 +114,15 @@ export function tokenizerIdentity(json: string): string | undefined {
     Array.isArray(v) ? v.map(canon) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
   return JSON.stringify(canon({ model: t.model, normalizer: t.normalizer, pre_tokenizer: t.pre_tokenizer, added_tokens: t.added_tokens }));
 }
+
+/** The target's demo-tokenizer check in flight (slot state `demoVocabulary` is undefined until it settles). */
+let demoCheck: Promise<void> = Promise.resolve();
+/**
+ * Settles once the loaded target's demo-tokenizer check has: a run started right after loading
+ * (a share link's Re-run loads the demo trio and runs at once) waits for the answer instead of
+ * being refused with "checking…".
+ */
+export const demoVocabularyChecked = (): Promise<void> => demoCheck;
 
 let demoIdentity: Promise<string | undefined> | undefined;
 /** The embedded demo target's tokenizer identity (undefined when this site does not publish the demo). */

@@ -20,7 +20,7 @@ import { demoVocabularyOf, parseAlphaText, settingsFromDocument, sweepJsonOf, sw
 export { parseAlphaText, sweepProblem } from './sweep-settings.ts';
 import { expandTasks, loadItems, pythonSandbox } from './benchmark-session.ts';
 import { createPageLiveModel, withLiveModelAt } from './model-session.ts';
-import { checkpointFor, DEMO_TRIO, loadDemo, loadHubId, onCheckpointChange } from './slot-loader.ts';
+import { checkpointFor, DEMO_TRIO, demoVocabularyChecked, loadDemo, loadHubId, onCheckpointChange } from './slot-loader.ts';
 import { controlCheckpoint, zerosLike } from './sweep-checkpoints.ts';
 import { countItems, deleteRun, getItems, getRun, putItem, putRun } from './sweep-store-idb.ts';
 import { pageGpuMessage } from './gpu.ts';
@@ -252,6 +252,9 @@ async function loadInputs(tasks: AnyTask[], s: SweepSettings, signal: AbortSigna
 }
 
 export async function runSweep(): Promise<void> {
+  if (controller) return;
+  // A target loaded a moment ago (a share link's Re-run) may still be having its tokenizer checked.
+  await demoVocabularyChecked();
   if (controller) return;
   const s = st().sweep.settings;
   const patchSweep = st().patchSweep;
