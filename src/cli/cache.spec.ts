@@ -211,11 +211,16 @@ describe('an interrupted download continues from the byte it reached', () => {
     const run = await studio(mergeArgs(join(work, 'drop-out')), cacheDir);
     expect(run.code).toBe(0);
     const ranges = weightRanges('rl');
-    // The request cut after 100 000 bytes, and its retry starting exactly there.
+    // The request cut after the mock Hub sent 100 000 bytes; its retry asks from the byte the cache
+    // reached, up to the end. How many of those bytes the client's fetch handed over before it saw
+    // the cut is timing (seen 100 000 and 65 162): every byte handed over is kept, so the retry
+    // starts within [cut start, cut start + 100 000] and nothing after it is asked twice.
     const cut = ranges.findIndex(([a, b]) => b - a + 1 > 100_000);
-    expect(ranges[cut + 1]).toEqual([ranges[cut][0] + 100_000, size - 1]);
-    // Bytes delivered: every range whole but the cut one, which delivered 100 000: the file once.
-    expect(ranges.reduce((n, [a, b], i) => n + (i === cut ? 100_000 : b - a + 1), 0)).toBe(size);
+    const [retryStart, retryEnd] = ranges[cut + 1];
+    expect(retryEnd).toBe(size - 1);
+    expect(retryStart).toBeGreaterThanOrEqual(ranges[cut][0]);
+    expect(retryStart).toBeLessThanOrEqual(ranges[cut][0] + 100_000);
+    for (const [a] of ranges.slice(cut + 2)) expect(a).toBeGreaterThan(retryStart);
     expect(readFileSync(cachedFile(cacheDir, 'rl', WEIGHTS)).equals(fixtureBytes('rl'))).toBe(true);
   }, 120_000);
 });
